@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the demo and tests use, if they are missing.
+# PostgreSQL server binaries, FreeTDS's tsql, and Chromium for the browser test.
+set -euo pipefail
+
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+command -v tsql >/dev/null || missing+=(freetds-bin)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v runuser >/dev/null || missing+=(util-linux)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${missing[*]} (install them with apt-get as root)" >&2
+  exit 1
+fi
+echo "installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
