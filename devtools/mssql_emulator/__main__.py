@@ -1,0 +1,78 @@
+"""Run the SQL Server emulator: ``python -m devtools.mssql_emulator --port 1433 ...``.
+
+Prints one line, ``listening on HOST:PORT``, once it accepts connections, and runs until
+SIGTERM or SIGINT. The password may come from ``MSSQL_EMULATOR_PASSWORD`` instead of
+``--password`` so it stays off command lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+PASSWORD_ENV = "MSSQL_EMULATOR_PASSWORD"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.mssql_emulator",
+        description="A SQL Server (TDS 7.4) emulator on DuckDB.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1433, help="0 = any free port")
+    parser.add_argument("--user", default="sa")
+    parser.add_argument(
+        "--password", default=None, help=f"login password (default: ${PASSWORD_ENV})"
+    )
+    parser.add_argument(
+        "--database", default="master", help="database of logins that name none"
+    )
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    args = parser.parse_args(argv)
+    if args.password is None:
+        args.password = os.environ.get(PASSWORD_ENV)
+    if not args.password:
+        parser.error(f"give --password or set {PASSWORD_ENV}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(threadName)s %(message)s",
+    )
+    from devtools.mssql_emulator.server import EmulatorServer
+
+    server = EmulatorServer(
+        host=args.host,
+        port=args.port,
+        user=args.user,
+        password=args.password,
+        database=args.database,
+    )
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        logging.getLogger("devtools.mssql_emulator").info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    server.start()
+    print(f"listening on {server.host}:{server.port}", flush=True)
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,671 @@
+"""MS-TDS response tokens (server -> client) and the per-column value encoders.
+
+Each builder returns the bytes of one token. Column encoding is compiled once per result set:
+``compile_columns`` turns the declared ``Column`` types into a COLMETADATA token and a list of
+encoder functions, so encoding a row never dispatches on type per value.
+Section numbers refer to [MS-TDS] 7.4.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import struct
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from devtools.mssql_emulator.results import Column, DateTime2, SqlServerError, Time7
+
+TDS72 = 0x72090002
+TDS73A = 0x730A0003
+TDS74 = 0x74000004
+
+# Collation SQL_Latin1_General_CP1_CI_AS (2.2.5.1.2): LCID 0x0409 + flags (CI, AI-off, KI, WI)
+# in 4 bytes, then SortId 52.
+COLLATION = bytes.fromhex("0904d00034")
+
+# --- 2.2.7.8 ENVCHANGE --------------------------------------------------------------------------
+TOKEN_ENVCHANGE = 0xE3
+ENV_DATABASE = 1
+ENV_LANGUAGE = 2
+ENV_PACKET_SIZE = 4
+ENV_SQL_COLLATION = 7
+ENV_BEGIN_TRAN = 8
+ENV_COMMIT_TRAN = 9
+ENV_ROLLBACK_TRAN = 10
+
+
+def _b_varchar(text: str) -> bytes:
+    """B_VARCHAR: length in characters (1 byte), UTF-16LE."""
+    data = text.encode("utf-16-le")
+    return bytes([len(data) // 2]) + data
+
+
+def _us_varchar(text: str) -> bytes:
+    """US_VARCHAR: length in characters (2 bytes), UTF-16LE."""
+    data = text.encode("utf-16-le")
+    return struct.pack("<H", len(data) // 2) + data
+
+
+def _envchange(env_type: int, new: bytes, old: bytes) -> bytes:
+    # Length (2), Type (1), NewValue, OldValue
+    body = bytes([env_type]) + new + old
+    return struct.pack("<BH", TOKEN_ENVCHANGE, len(body)) + body
+
+
+def envchange_text(env_type: int, new: str, old: str) -> bytes:
+    """Database, language, packet size: both values B_VARCHAR."""
+    return _envchange(env_type, _b_varchar(new), _b_varchar(old))
+
+
+def envchange_collation(collation: bytes = COLLATION) -> bytes:
+    """SQL collation: new value B_VARBYTE (5 bytes), old value empty."""
+    return _envchange(ENV_SQL_COLLATION, bytes([len(collation)]) + collation, b"\x00")
+
+
+def envchange_transaction(env_type: int, descriptor: bytes) -> bytes:
+    """Begin: new = 8-byte transaction descriptor, old empty. Commit/rollback: the reverse."""
+    value = bytes([len(descriptor)]) + descriptor
+    if env_type == ENV_BEGIN_TRAN:
+        return _envchange(env_type, value, b"\x00")
+    return _envchange(env_type, b"\x00", value)
+
+
+# --- 2.2.7.13 LOGINACK --------------------------------------------------------------------------
+TOKEN_LOGINACK = 0xAD
+
+
+def loginack(tds_version: int, program: str, version: tuple[int, int, int]) -> bytes:
+    major, minor, build = version
+    body = (
+        b"\x01"  # Interface: 1 = SQL_TSQL
+        + struct.pack(">I", tds_version)  # TDSVersion, big-endian on the wire
+        + _b_varchar(program)  # ProgName
+        + struct.pack(">BBH", major, minor, build)
+    )  # ProgVersion: major, minor, build
+    return struct.pack("<BH", TOKEN_LOGINACK, len(body)) + body
+
+
+# --- 2.2.7.10 INFO and 2.2.7.9 ERROR ------------------------------------------------------------
+TOKEN_ERROR = 0xAA
+TOKEN_INFO = 0xAB
+
+
+def _message(
+    token: int,
+    number: int,
+    state: int,
+    severity: int,
+    text: str,
+    server: str,
+    proc: str = "",
+    line: int = 1,
+) -> bytes:
+    body = (
+        struct.pack("<iBB", number, state, severity)  # Number, State, Class
+        + _us_varchar(text)  # MsgText
+        + _b_varchar(server)  # ServerName
+        + _b_varchar(proc)  # ProcName
+        + struct.pack("<i", line)
+    )  # LineNumber (4 bytes since TDS 7.2)
+    return struct.pack("<BH", token, len(body)) + body
+
+
+def info(
+    number: int,
+    text: str,
+    server: str,
+    state: int = 1,
+    severity: int = 0,
+    line: int = 1,
+) -> bytes:
+    return _message(TOKEN_INFO, number, state, severity, text, server, line=line)
+
+
+def error(err: SqlServerError, server: str, proc: str = "") -> bytes:
+    return _message(
+        TOKEN_ERROR,
+        err.number,
+        err.state,
+        err.severity,
+        err.message,
+        server,
+        proc,
+        err.line,
+    )
+
+
+# --- 2.2.7.5 DONE, 2.2.7.7 DONEPROC, 2.2.7.6 DONEINPROC ----------------------------------------
+TOKEN_DONE = 0xFD
+TOKEN_DONEPROC = 0xFE
+TOKEN_DONEINPROC = 0xFF
+DONE_FINAL = 0x00
+DONE_MORE = 0x01  # more results follow in this response
+DONE_ERROR = 0x02  # the statement failed
+DONE_INXACT = 0x04
+DONE_COUNT = 0x10  # DoneRowCount is valid
+DONE_ATTN = 0x20  # acknowledges an ATTENTION
+DONE_SRVERROR = 0x100
+
+# CurCmd values SQL Server reports (the token of the statement's command)
+CMD_SELECT = 0xC1
+CMD_INSERT = 0xC3
+CMD_DELETE = 0xC4
+CMD_UPDATE = 0xC5
+CMD_EXECUTE = 0xE0
+
+_DONE = struct.Struct(
+    "<BHHQ"
+)  # TokenType, Status (2), CurCmd (2), DoneRowCount (8, TDS 7.2+)
+
+
+def done(
+    status: int = DONE_FINAL,
+    cur_cmd: int = 0,
+    row_count: int = 0,
+    token: int = TOKEN_DONE,
+) -> bytes:
+    return _DONE.pack(token, status, cur_cmd, row_count)
+
+
+# --- 2.2.7.18 RETURNSTATUS ----------------------------------------------------------------------
+TOKEN_RETURNSTATUS = 0x79
+
+
+def return_status(value: int = 0) -> bytes:
+    return struct.pack("<Bi", TOKEN_RETURNSTATUS, value)
+
+
+# --- 2.2.7.4 COLMETADATA, 2.2.7.19 ROW, 2.2.7.15 NBCROW -----------------------------------------
+TOKEN_COLMETADATA = 0x81
+TOKEN_ROW = 0xD1
+TOKEN_NBCROW = 0xD2
+
+# Column flags (2 bytes): fNullable 0x0001; usUpdateable 0x0008 = "unknown"
+FLAG_NULLABLE = 0x0001
+FLAG_UPDATEABLE_UNKNOWN = 0x0008
+
+# Data type ids (2.2.5.4)
+INTNTYPE = 0x26
+BITNTYPE = 0x68
+FLTNTYPE = 0x6D
+MONEYNTYPE = 0x6E
+DATETIMNTYPE = 0x6F
+DECIMALNTYPE = 0x6A
+NUMERICNTYPE = 0x6C
+GUIDTYPE = 0x24
+DATENTYPE = 0x28
+TIMENTYPE = 0x29
+DATETIME2NTYPE = 0x2A
+DATETIMEOFFSETNTYPE = 0x2B
+BIGVARBINTYPE = 0xA5
+BIGVARCHRTYPE = 0xA7
+BIGBINARYTYPE = 0xAD
+BIGCHARTYPE = 0xAF
+NVARCHARTYPE = 0xE7
+NCHARTYPE = 0xEF
+
+PLP_NULL = b"\xff" * 8
+PLP_CHUNK = (
+    8000  # bytes per PLP chunk (even, so UTF-16 code units never straddle chunks)
+)
+_NULL_USHORT = b"\xff\xff"
+_NULL_BYTELEN = b"\x00"
+
+Encoder = Callable[[object], bytes]
+
+
+@dataclass
+class CompiledColumns:
+    """What a result set needs to be encoded: its COLMETADATA token and one encoder per column."""
+
+    colmetadata: bytes
+    encoders: list[Encoder]
+    null_encodings: list[bytes]  # what each encoder writes for NULL in a ROW token
+
+
+def _plp(data: bytes) -> bytes:
+    """2.2.5.2.3 PLP: total length (8), chunks of (length (4), data), terminator (4 zero bytes)."""
+    n = len(data)
+    if n <= PLP_CHUNK:
+        if n == 0:
+            return b"\x00" * 12
+        return struct.pack("<QI", n, n) + data + b"\x00\x00\x00\x00"
+    parts = [struct.pack("<Q", n)]
+    for start in range(0, n, PLP_CHUNK):
+        chunk = data[start : start + PLP_CHUNK]
+        parts.append(struct.pack("<I", len(chunk)))
+        parts.append(chunk)
+    parts.append(b"\x00\x00\x00\x00")
+    return b"".join(parts)
+
+
+def _nullable(encode: Callable[[object], bytes], null: bytes) -> Encoder:
+    def encoder(value, encode=encode, null=null):
+        return null if value is None else encode(value)
+
+    return encoder
+
+
+# -- integers, bit, floats, money (TYPE_INFO: type, length) --
+_INT_FORMATS = {
+    "tinyint": (1, "<B"),
+    "smallint": (2, "<h"),
+    "int": (4, "<i"),
+    "bigint": (8, "<q"),
+}
+
+
+def _int_encoder(sql_type: str) -> tuple[bytes, Encoder]:
+    size, fmt = _INT_FORMATS[sql_type]
+    pack = struct.Struct("<B" + fmt[1:]).pack
+
+    def encode(value, pack=pack, size=size):
+        try:
+            return pack(size, value)
+        except struct.error:
+            raise SqlServerError(
+                8115,
+                f"Arithmetic overflow error converting expression to data type "
+                f"{sql_type}.",
+                16,
+                2,
+            ) from None
+
+    return bytes([INTNTYPE, size]), encode
+
+
+def _bit_encoder() -> tuple[bytes, Encoder]:
+    true, false = b"\x01\x01", b"\x01\x00"
+    return bytes([BITNTYPE, 1]), lambda value: true if value else false
+
+
+def _float_encoder(size: int) -> tuple[bytes, Encoder]:
+    pack = struct.Struct("<Bd" if size == 8 else "<Bf").pack
+    return bytes([FLTNTYPE, size]), lambda value: pack(size, value)
+
+
+_DECIMAL_CONTEXT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_UP)
+
+
+def _to_decimal(value) -> decimal.Decimal:
+    if isinstance(value, decimal.Decimal):
+        return value
+    if isinstance(value, float):
+        return decimal.Decimal(repr(value))  # the shortest decimal that round-trips
+    return decimal.Decimal(value)
+
+
+def _scaled_integer(value, scale: int) -> int:
+    """value * 10**scale as an exact integer, rounded half away from zero like SQL Server."""
+    d = _to_decimal(value)
+    if not d.is_finite():
+        raise SqlServerError(
+            8115,
+            "Arithmetic overflow error converting numeric to data type numeric.",
+            16,
+            2,
+        )
+    return int(
+        d.scaleb(scale, _DECIMAL_CONTEXT).to_integral_value(
+            decimal.ROUND_HALF_UP, _DECIMAL_CONTEXT
+        )
+    )
+
+
+def _money_encoder(size: int) -> tuple[bytes, Encoder]:
+    def encode(value):
+        units = _scaled_integer(value, 4)
+        if size == 4:
+            return struct.pack("<Bi", 4, units)
+        return struct.pack("<BiI", 8, units >> 32, units & 0xFFFFFFFF)
+
+    return bytes([MONEYNTYPE, size]), encode
+
+
+def decimal_length(precision: int) -> int:
+    """Bytes of a decimal value (sign byte included) for its precision (2.2.5.5.1.7)."""
+    if precision <= 9:
+        return 5
+    if precision <= 19:
+        return 9
+    if precision <= 28:
+        return 13
+    return 17
+
+
+def _decimal_encoder(type_id: int, precision: int, scale: int) -> tuple[bytes, Encoder]:
+    length = decimal_length(precision)
+    magnitude_len = length - 1
+    limit = 10**precision
+    prefix_pos, prefix_neg = bytes([length, 1]), bytes([length, 0])
+
+    def encode(value):
+        n = _scaled_integer(value, scale)
+        if n >= limit or -n >= limit:
+            raise SqlServerError(
+                8115,
+                "Arithmetic overflow error converting numeric to data type numeric.",
+                16,
+                2,
+            )
+        if n >= 0:
+            return prefix_pos + n.to_bytes(magnitude_len, "little")
+        return prefix_neg + (-n).to_bytes(magnitude_len, "little")
+
+    # TYPE_INFO: type, length, precision, scale
+    return bytes([type_id, length, precision, scale]), encode
+
+
+# -- dates and times --
+_DAY_ZERO = dt.date(1, 1, 1).toordinal()
+_DATETIME_ZERO = dt.date(1900, 1, 1).toordinal()
+_TIME_LENGTHS = (3, 3, 3, 4, 4, 5, 5, 5)
+
+
+def _ticks_of_day(value) -> int:
+    """100 ns units since midnight of a time/datetime/DateTime2/Time7."""
+    extra = 0
+    if isinstance(value, (DateTime2, Time7)):
+        extra = value.ticks
+        value = value.value
+    return (
+        (value.hour * 3600 + value.minute * 60 + value.second) * 10_000_000
+        + value.microsecond * 10
+        + extra
+    )
+
+
+def _date_of(value) -> dt.date:
+    if isinstance(value, DateTime2):
+        value = value.value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def _time_encoder(scale: int) -> tuple[bytes, Encoder]:
+    time_len = _TIME_LENGTHS[scale]
+    divisor = 10 ** (7 - scale)
+    prefix = bytes([time_len])
+
+    def encode(value):
+        return prefix + (_ticks_of_day(value) // divisor).to_bytes(time_len, "little")
+
+    return bytes([TIMENTYPE, scale]), encode
+
+
+def _date_encoder() -> tuple[bytes, Encoder]:
+    def encode(value):
+        return b"\x03" + (_date_of(value).toordinal() - _DAY_ZERO).to_bytes(3, "little")
+
+    return bytes([DATENTYPE]), encode
+
+
+def _datetime2_encoder(scale: int) -> tuple[bytes, Encoder]:
+    time_len = _TIME_LENGTHS[scale]
+    divisor = 10 ** (7 - scale)
+    prefix = bytes([time_len + 3])
+
+    def encode(value):
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            value = dt.datetime.combine(value, dt.time())
+        units = _ticks_of_day(value) // divisor
+        days = _date_of(value).toordinal() - _DAY_ZERO
+        return prefix + units.to_bytes(time_len, "little") + days.to_bytes(3, "little")
+
+    return bytes([DATETIME2NTYPE, scale]), encode
+
+
+def _datetimeoffset_encoder(scale: int) -> tuple[bytes, Encoder]:
+    """Stored as the UTC date and time, then the offset in minutes (2.2.5.5.1.8)."""
+    time_len = _TIME_LENGTHS[scale]
+    divisor = 10 ** (7 - scale)
+    prefix = bytes([time_len + 5])
+
+    def encode(value):
+        ticks = 0
+        if isinstance(value, DateTime2):
+            value, ticks = value.value, value.ticks
+        offset = value.utcoffset() or dt.timedelta(0)
+        utc = value.replace(tzinfo=None) - offset
+        units = (_ticks_of_day(utc) + ticks) // divisor
+        days = utc.toordinal() - _DAY_ZERO
+        return (
+            prefix
+            + units.to_bytes(time_len, "little")
+            + days.to_bytes(3, "little")
+            + struct.pack("<h", int(offset.total_seconds()) // 60)
+        )
+
+    return bytes([DATETIMEOFFSETNTYPE, scale]), encode
+
+
+def _datetime_encoder(size: int) -> tuple[bytes, Encoder]:
+    """datetime: days since 1900-01-01 (4) + 1/300 s ticks (4); smalldatetime: days + minutes."""
+
+    def encode(value):
+        if isinstance(value, DateTime2):
+            value = value.value
+        if not isinstance(value, dt.datetime):
+            value = dt.datetime.combine(value, dt.time())
+        days = value.toordinal() - _DATETIME_ZERO
+        micro = (
+            value.hour * 3600 + value.minute * 60 + value.second
+        ) * 1_000_000 + value.microsecond
+        if size == 4:
+            minutes = (micro + 30_000_000) // 60_000_000
+            return struct.pack("<BHH", 4, days, minutes)
+        ticks = (micro * 3 + 5_000) // 10_000  # to 1/300 s, rounded to nearest
+        if ticks >= 300 * 86400:
+            days, ticks = days + 1, ticks - 300 * 86400
+        return struct.pack("<BiI", 8, days, ticks)
+
+    return bytes([DATETIMNTYPE, size]), encode
+
+
+def _guid_encoder() -> tuple[bytes, Encoder]:
+    def encode(value):
+        if not isinstance(value, uuid.UUID):
+            value = uuid.UUID(str(value))
+        return (
+            b"\x10" + value.bytes_le
+        )  # mixed-endian: first three groups little-endian
+
+    return bytes([GUIDTYPE, 16]), encode
+
+
+# -- strings and binary --
+def _text_encoder(
+    type_id: int, length: int | None, codec: str, collated: bool
+) -> tuple[bytes, Encoder, bytes]:
+    """N/VAR/CHAR and VARBINARY: USHORTLEN values, or PLP when declared (max)."""
+    unicode = codec == "utf-16-le"
+    if length is None:
+        length = 1
+    is_max = length == -1
+    max_bytes = 0xFFFF if is_max else min(length * (2 if unicode else 1), 8000)
+    info = struct.pack("<BH", type_id, max_bytes) + (COLLATION if collated else b"")
+
+    if codec == "binary":
+
+        def to_bytes(value):
+            return bytes(value)
+    elif unicode:
+
+        def to_bytes(value):
+            return value.encode("utf-16-le", errors="surrogatepass")
+    else:
+
+        def to_bytes(value):
+            # SQL Server stores characters outside the code page as '?'
+            return value.encode(codec, errors="replace")
+
+    if is_max:
+
+        def encode(value):
+            return _plp(to_bytes(value))
+
+        return info, encode, PLP_NULL
+
+    ushort = struct.Struct("<H").pack
+
+    if unicode:
+
+        def encode(value):
+            data = value.encode("utf-16-le", errors="surrogatepass")
+            return ushort(len(data)) + data
+    else:
+
+        def encode(value):
+            data = to_bytes(value)
+            return ushort(len(data)) + data
+
+    return info, encode, _NULL_USHORT
+
+
+def compile_column(column: Column) -> tuple[bytes, Encoder, bytes]:
+    """(TYPE_INFO, encoder of a non-NULL value, NULL encoding) for one declared column."""
+    t = column.sql_type.lower()
+    if t in _INT_FORMATS:
+        info, enc = _int_encoder(t)
+    elif t == "bit":
+        info, enc = _bit_encoder()
+    elif t == "float":
+        info, enc = _float_encoder(8)
+    elif t == "real":
+        info, enc = _float_encoder(4)
+    elif t == "money":
+        info, enc = _money_encoder(8)
+    elif t == "smallmoney":
+        info, enc = _money_encoder(4)
+    elif t in ("decimal", "numeric"):
+        precision = column.precision or 18
+        scale = column.scale or 0
+        info, enc = _decimal_encoder(
+            DECIMALNTYPE if t == "decimal" else NUMERICNTYPE, precision, scale
+        )
+    elif t == "date":
+        info, enc = _date_encoder()
+    elif t == "time":
+        info, enc = _time_encoder(7 if column.scale is None else column.scale)
+    elif t == "datetime2":
+        info, enc = _datetime2_encoder(7 if column.scale is None else column.scale)
+    elif t == "datetimeoffset":
+        info, enc = _datetimeoffset_encoder(7 if column.scale is None else column.scale)
+    elif t == "datetime":
+        info, enc = _datetime_encoder(8)
+    elif t == "smalldatetime":
+        info, enc = _datetime_encoder(4)
+    elif t == "uniqueidentifier":
+        info, enc = _guid_encoder()
+    elif t in ("nvarchar", "nchar"):
+        return _text_encoder(
+            NVARCHARTYPE if t == "nvarchar" else NCHARTYPE,
+            column.length,
+            "utf-16-le",
+            True,
+        )
+    elif t in ("varchar", "char"):
+        return _text_encoder(
+            BIGVARCHRTYPE if t == "varchar" else BIGCHARTYPE,
+            column.length,
+            "cp1252",
+            True,
+        )
+    elif t in ("varbinary", "binary"):
+        return _text_encoder(
+            BIGVARBINTYPE if t == "varbinary" else BIGBINARYTYPE,
+            column.length,
+            "binary",
+            False,
+        )
+    else:
+        raise SqlServerError(
+            50000,
+            f"The emulator cannot send column '{column.name}' of type "
+            f"'{column.sql_type}' over TDS.",
+            16,
+            1,
+        )
+    return info, enc, _NULL_BYTELEN
+
+
+def _legacy_temporal(column: Column) -> Column | None:
+    """Before TDS 7.3, SQL Server sends date/time types as nvarchar (their string form)."""
+    lengths = {"date": 10, "time": 16, "datetime2": 27, "datetimeoffset": 34}
+    t = column.sql_type.lower()
+    if t in lengths:
+        return Column(column.name, "nvarchar", lengths[t], nullable=column.nullable)
+    return None
+
+
+def _legacy_text(value) -> str:
+    if isinstance(value, (DateTime2, Time7)):
+        base = (
+            value.value.isoformat(sep=" ")
+            if isinstance(value, DateTime2)
+            else value.value.isoformat()
+        )
+        return base if not value.ticks else base + str(value.ticks)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    return value.isoformat()
+
+
+def _via_text(encode: Encoder) -> Encoder:
+    return lambda value: encode(_legacy_text(value))
+
+
+def compile_columns(columns: list[Column], tds_version: int) -> CompiledColumns:
+    """COLMETADATA (Count (2), then per column UserType (4), Flags (2), TYPE_INFO, ColName)."""
+    parts = [struct.pack("<BH", TOKEN_COLMETADATA, len(columns))]
+    encoders: list[Encoder] = []
+    nulls: list[bytes] = []
+    for column in columns:
+        legacy = _legacy_temporal(column) if tds_version < TDS73A else None
+        info, encode, null = compile_column(legacy or column)
+        if legacy:
+            encode = _via_text(encode)
+        flags = FLAG_UPDATEABLE_UNKNOWN | (FLAG_NULLABLE if column.nullable else 0)
+        parts.append(struct.pack("<IH", 0, flags) + info + _b_varchar(column.name))
+        encoders.append(_nullable(encode, null))
+        nulls.append(null)
+    return CompiledColumns(b"".join(parts), encoders, nulls)
+
+
+def row_encoder(
+    compiled: CompiledColumns, tds_version: int
+) -> Callable[[tuple], bytes]:
+    """A function turning one row tuple into a ROW token, or an NBCROW token if it has NULLs."""
+    encoders = compiled.encoders
+    n = len(encoders)
+    row_prefix = bytes([TOKEN_ROW])
+    nbc_prefix = bytes([TOKEN_NBCROW])
+    bitmap_len = (n + 7) // 8
+    use_nbc = tds_version >= TDS73A  # NBCROW arrived with TDS 7.3
+    join = b"".join
+
+    def encode_row(row: tuple) -> bytes:
+        if len(row) != n:
+            raise SqlServerError(
+                50000,
+                f"The engine produced a row of {len(row)} values for {n} columns.",
+                16,
+                1,
+            )
+        if use_nbc and None in row:
+            bitmap = 0
+            values = []
+            for i, (encode, value) in enumerate(zip(encoders, row)):
+                if value is None:
+                    bitmap |= 1 << i
+                else:
+                    values.append(encode(value))
+            return nbc_prefix + bitmap.to_bytes(bitmap_len, "little") + join(values)
+        return row_prefix + join(
+            [encode(value) for encode, value in zip(encoders, row)]
+        )
+
+    return encode_row
