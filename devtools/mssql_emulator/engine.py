@@ -1,0 +1,625 @@
+"""The emulator's SQL engine: T-SQL batches in, typed SQL Server outcomes out, DuckDB underneath.
+
+Every SQL Server database is an in-memory DuckDB catalog (``ATTACH ':memory:'``) inside one
+DuckDB instance; SQL Server schemas are DuckDB schemas. Each query runs on its own DuckDB
+cursor, so a long streaming SELECT never holds up another session. Writes and DDL take the
+engine lock, because the catalog next to DuckDB must change together with it.
+
+Transactions (BEGIN TRAN/COMMIT/ROLLBACK) are accepted and counted in @@TRANCOUNT, but every
+statement commits on its own: ROLLBACK does not undo earlier writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import duckdb
+from sqlglot import exp
+
+from devtools.mssql_emulator import batch, errors, sqltypes, translate
+from devtools.mssql_emulator.bulk_insert import try_fast_insert
+from devtools.mssql_emulator.catalog import INFO_SCHEMA, Catalog, TableDef, information_schema_rows
+from devtools.mssql_emulator.results import (
+    Column,
+    EnvChange,
+    Outcome,
+    ResultSet,
+    RowCount,
+    Session,
+    SqlServerError,
+    StatementDone,
+)
+
+DEFAULT_DATABASES = ("master", "tempdb", "model", "msdb", "ProcessStatus")
+FETCH_CHUNK = 2048
+MAX_VALUES_ROWS = 1000
+_STATE_KEY = "__engine_state__"
+
+
+class _SessionState:
+    """What the engine remembers per connection: the open-transaction count."""
+
+    def __init__(self):
+        self.trancount = 0
+
+
+class Engine:
+    """One per server process; thread-safe. See the module docstring."""
+
+    def __init__(self):
+        self.db = duckdb.connect(":memory:", config={"threads": 2})
+        self.catalog = Catalog()
+        self.lock = self.catalog.lock
+        self.db.execute(sqltypes.MACROS)
+        for name in DEFAULT_DATABASES:
+            self._create_database(name)
+
+    # ---- public interface ----
+
+    def database_exists(self, name: str) -> bool:
+        return self.catalog.database(name) is not None
+
+    def execute_batch(self, session: Session, sql: str) -> Iterator[Outcome]:
+        """Run a batch statement by statement; raise SqlServerError at the failing one."""
+        fast = try_fast_insert(self, session, sql)
+        if fast is not None:
+            if not session.options.get("nocount"):
+                yield RowCount(fast)
+            else:
+                yield StatementDone()
+            return
+        yield from self._run_all(session, batch.split(sql))
+
+    # ---- statement dispatch ----
+
+    def _run_all(self, session: Session, statements: list) -> Iterator[Outcome]:
+        for statement in statements:
+            if isinstance(statement, batch.IfStatement):
+                branch = statement.then if self._condition(session, statement.condition) else statement.otherwise
+                yield from self._run_all(session, branch)
+            elif statement.text.strip():
+                yield from self._run_text(session, statement.text)
+
+    def _condition(self, session: Session, condition: str) -> bool:
+        query = translate.parse(f"SELECT CASE WHEN {condition} THEN 1 ELSE 0 END")[0]
+        translation = self._translate_query(session, query)
+        with self._cursor() as cursor:
+            row = self._execute(cursor, translation.sql).fetchone()
+        return bool(row and row[0])
+
+    def _run_text(self, session: Session, text: str) -> Iterator[Outcome]:
+        handled = self._run_option(session, text)
+        if handled is not None:
+            yield from handled
+            return
+        for statement in translate.parse(text):
+            yield from self._run_statement(session, statement, text)
+
+    def _run_option(self, session: Session, text: str):
+        """SET options, transactions and PRINT: answered without sqlglot."""
+        words = text.strip().rstrip(";").split()
+        first = words[0].upper() if words else ""
+        state = self._state(session)
+        if first == "SET" and len(words) >= 2 and not words[1].startswith("@"):
+            option = words[1].lower()
+            value = " ".join(words[2:])
+            session.options[option] = value.upper() == "ON" if value.upper() in ("ON", "OFF") else value
+            if option == "language" and value:
+                old, session.language = session.language, value.strip("'[]")
+                return iter([EnvChange("language", old, session.language)]) if old != session.language else iter([StatementDone()])
+            return iter([StatementDone()])
+        if first in ("BEGIN", "COMMIT", "ROLLBACK", "SAVE") and (
+            len(words) == 1 or words[1].upper() in ("TRAN", "TRANSACTION", "WORK", "DISTRIBUTED")
+        ):
+            if first == "BEGIN":
+                state.trancount += 1
+            elif first == "COMMIT":
+                state.trancount = max(state.trancount - 1, 0)
+            elif first == "ROLLBACK":
+                state.trancount = 0
+            return iter([StatementDone()])
+        if first == "PRINT":
+            return iter([StatementDone()])
+        return None
+
+    def _run_statement(self, session: Session, statement: exp.Expression, text: str) -> Iterator[Outcome]:
+        if isinstance(statement, (exp.Select, exp.SetOperation)) or (
+            isinstance(statement, exp.Subquery)
+        ):
+            yield self._query(session, statement)
+        elif isinstance(statement, exp.Insert):
+            yield self._count(session, self._insert(session, statement))
+        elif isinstance(statement, exp.Update):
+            yield self._count(session, self._update(session, statement))
+        elif isinstance(statement, exp.Delete):
+            yield self._count(session, self._delete(session, statement))
+        elif isinstance(statement, exp.TruncateTable):
+            self._truncate(session, statement)
+            yield StatementDone()
+        elif isinstance(statement, exp.Create):
+            self._create(session, statement, text)
+            yield StatementDone()
+        elif isinstance(statement, exp.Drop):
+            self._drop(session, statement)
+            yield StatementDone()
+        elif isinstance(statement, exp.Use):
+            yield self._use(session, statement.this.name if statement.this else statement.name)
+        elif isinstance(statement, exp.Execute):
+            yield from self._exec(session, statement)
+        elif isinstance(statement, (exp.Transaction, exp.Commit, exp.Rollback, exp.Set)):
+            yield StatementDone()
+        else:
+            first = text.strip().split()[0] if text.strip() else ""
+            raise SqlServerError(102, f"Incorrect syntax near '{first}'.", 15)
+
+    def _count(self, session: Session, count: int) -> Outcome:
+        return StatementDone() if session.options.get("nocount") else RowCount(count)
+
+    # ---- queries ----
+
+    def _context(self, session: Session) -> translate.Context:
+        return translate.Context(session.database, session.user, session.spid, self._state(session).trancount)
+
+    def _translate_query(self, session: Session, query: exp.Expression) -> translate.Translation:
+        translator = translate.Translator(self.catalog, self._context(session))
+        translator.qualify(query)
+        columns = translator.output_columns(query)
+        translator.rewrite(query)
+        return translate.Translation(translate.to_duckdb(query), columns, translator.cacheable, translator.tables)
+
+    def _query(self, session: Session, query: exp.Expression) -> ResultSet:
+        translation = self._translate_query(session, query)
+        version = self.catalog.version
+        cursor = self.db.cursor()
+        try:
+            result = self._execute(cursor, translation.sql)
+            columns = self._merge_columns(translation.columns, result.description)
+            first = result.fetchmany(FETCH_CHUNK)
+        except SqlServerError:
+            cursor.close()
+            raise
+        cache_key = None
+        if translation.cacheable and version == self.catalog.version:
+            cache_key = ("select", translation.sql, version)
+        convert = _row_converter(columns, [d[1] for d in result.description])
+        return ResultSet(columns, _stream(cursor, result, first, convert), cache_key)
+
+    def _merge_columns(self, declared: list[Column] | None, description) -> list[Column]:
+        columns = []
+        usable = declared if declared is not None and len(declared) == len(description) else None
+        for index, (duck_name, duck_type, *_rest) in enumerate(description):
+            wanted = usable[index] if usable else None
+            if wanted is not None and wanted.sql_type != "?":
+                columns.append(wanted)
+            else:
+                name = wanted.name if wanted is not None else duck_name
+                columns.append(sqltypes.from_duckdb(name, duck_type))
+        return columns
+
+    def _execute(self, cursor, sql: str, table: TableDef | None = None):
+        try:
+            return cursor.execute(sql)
+        except duckdb.Error as error:
+            raise errors.from_duckdb(error, table) from None
+
+    def _cursor(self):
+        return _ClosingCursor(self.db.cursor())
+
+    # ---- writes ----
+
+    def _write(self, sql: str, table: TableDef | None = None) -> int:
+        """Run one DuckDB write under the engine lock; the rows it touched."""
+        with self.lock, self._cursor() as cursor:
+            result = self._execute(cursor, sql, table)
+            row = result.fetchone() if result.description else None
+            self.catalog.bump()
+        return int(row[0]) if row and isinstance(row[0], int) else 0
+
+    def _target(self, session: Session, table: exp.Table) -> tuple[TableDef, translate.Translator]:
+        translator = translate.Translator(self.catalog, self._context(session))
+        found = translator.resolve(table)
+        if found.kind == "view" or found.schema == INFO_SCHEMA:
+            raise SqlServerError(4406, f"Update or insert of view or function '{found.name}' failed because it contains a derived or constant field.")
+        return found, translator
+
+    def _insert(self, session: Session, insert: exp.Insert) -> int:
+        target = insert.this
+        names = None
+        if isinstance(target, exp.Schema):
+            names = [c.name for c in target.expressions]
+            target = target.this
+        table, translator = self._target(session, target)
+        source = insert.expression
+        if names is None:
+            names = [c.name for c in table.columns if c.name.lower() not in table.defaults.get("__identity__", ())]
+        columns = []
+        for name in names:
+            col = table.column(name)
+            if col is None:
+                raise SqlServerError(207, f"Invalid column name '{name}'.")
+            columns.append(col)
+        if isinstance(source, exp.Values):
+            rows = source.expressions
+            if len(rows) > MAX_VALUES_ROWS:
+                raise SqlServerError(
+                    10738,
+                    "The number of row value expressions in the INSERT statement exceeds the maximum "
+                    "allowed number of 1000 row values.",
+                    15,
+                )
+            for row in rows:
+                width = len(row.expressions) if isinstance(row, exp.Tuple) else 1
+                if width != len(columns):
+                    raise _width_error(width, len(columns))
+        translator.qualify(source)
+        translator.rewrite(source)
+        source_sql = translate.to_duckdb(source)
+        return self._write(insert_sql(table, columns, source_sql), table)
+
+    def _update(self, session: Session, update: exp.Update) -> int:
+        table, translator = self._target(session, update.this)
+        for assignment in update.expressions:
+            column = assignment.this
+            col = table.column(column.name)
+            if col is None:
+                raise SqlServerError(207, f"Invalid column name '{column.name}'.")
+            assignment.set("this", exp.column(col.name, quoted=True))
+        translator.qualify(update)
+        translator.rewrite(update)
+        for assignment in update.expressions:
+            col = table.column(assignment.this.name)
+            wrapped = sqltypes.normalizer(col, "__value__")
+            if wrapped != "__value__":
+                func, _ = wrapped.split("(", 1)
+                extra = [exp.Literal.number(col.length)] if func == "ms_len" else []
+                assignment.set("expression", exp.func(func, assignment.expression, *extra))
+        return self._write(translate.to_duckdb(update), table)
+
+    def _delete(self, session: Session, delete: exp.Delete) -> int:
+        target = delete.this
+        table, translator = self._target(session, target)
+        translator.qualify(delete)
+        translator.rewrite(delete)
+        sql = translate.to_duckdb(delete)
+        if not sql.upper().startswith("DELETE FROM"):
+            sql = "DELETE FROM " + sql[len("DELETE "):]
+        return self._write(sql, table)
+
+    def _truncate(self, session: Session, truncate: exp.TruncateTable) -> None:
+        for target in truncate.expressions:
+            table, _ = self._target(session, target)
+            self._write(f"DELETE FROM {table.duck_name}", table)
+
+    # ---- DDL ----
+
+    def _create(self, session: Session, create: exp.Create, text: str) -> None:
+        kind = (create.args.get("kind") or "").upper()
+        if kind == "TABLE":
+            self._create_table(session, create)
+        elif kind == "VIEW":
+            self._create_view(session, create, text)
+        elif kind == "SCHEMA":
+            self._create_schema(session, create.this.name if isinstance(create.this, exp.Table) else create.this.name)
+        elif kind == "DATABASE":
+            name = create.this.name
+            if self.database_exists(name):
+                raise SqlServerError(1801, f"Database '{name}' already exists. Choose a different database name.")
+            self._create_database(name)
+        elif kind == "INDEX":
+            return  # indexes change no result; accepted
+        else:
+            raise SqlServerError(102, f"Incorrect syntax near '{kind or 'CREATE'}'.", 15)
+
+    def _create_database(self, name: str) -> None:
+        with self.lock:
+            self.db.execute(f"ATTACH ':memory:' AS \"{name}\"")
+            self.db.execute(f'CREATE SCHEMA "{name}".dbo')
+            self.db.execute(f'CREATE SCHEMA "{name}".{INFO_SCHEMA}')
+            from devtools.mssql_emulator.catalog import INFO_COLUMNS, INFO_SCHEMATA, INFO_TABLES, INFO_VIEWS
+
+            for table_name, columns in (("columns", INFO_COLUMNS), ("tables", INFO_TABLES), ("views", INFO_VIEWS), ("schemata", INFO_SCHEMATA)):
+                body = ", ".join(f'"{c.name}" {sqltypes.storage_type(c)}' for c in columns)
+                self.db.execute(f'CREATE TABLE "{name}".{INFO_SCHEMA}.{table_name} ({body})')
+            self.catalog.databases[name.lower()] = name
+            self.catalog.schemas[name.lower()] = {}
+            for schema in ("dbo", "guest", "sys"):
+                self._register_schema(name, schema)
+            self.catalog.bump()
+
+    def _register_schema(self, database: str, schema: str) -> None:
+        self.catalog.schemas[database.lower()][schema.lower()] = schema
+        if schema.lower() != "dbo":
+            self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"."{schema}"')
+        self.db.execute(
+            f'INSERT INTO "{database}".{INFO_SCHEMA}.schemata VALUES (?, ?, ?)', [database, schema, "dbo"]
+        )
+
+    def _create_schema(self, session: Session, name: str) -> None:
+        with self.lock:
+            if self.catalog.schema(session.database, name):
+                raise SqlServerError(2714, f"There is already an object named '{name}' in the database.")
+            self._register_schema(self.catalog.database(session.database), name)
+            self.catalog.bump()
+
+    def _schema_of(self, session: Session, table: exp.Table) -> tuple[str, str]:
+        database = self.catalog.database(table.catalog or session.database)
+        if database is None:
+            raise SqlServerError(911, f"Database '{table.catalog}' does not exist. Make sure that the name is entered correctly.")
+        schema = self.catalog.schema(database, table.db or "dbo")
+        if schema is None:
+            raise SqlServerError(
+                2760, f'The specified schema name "{table.db}" either does not exist or you do not have permission to use it.'
+            )
+        return database, schema
+
+    def _create_table(self, session: Session, create: exp.Create) -> None:
+        schema_node = create.this
+        table_node = schema_node.this
+        database, schema = self._schema_of(session, table_node)
+        translator = translate.Translator(self.catalog, self._context(session))
+        columns: list[Column] = []
+        column_sql: list[str] = []
+        key_columns: list[str] = []
+        pk_name = None
+        defaults: dict = {}
+        identity: list[str] = []
+        for item in schema_node.expressions:
+            if isinstance(item, exp.ColumnDef):
+                col = translate.datatype_column(item.args["kind"], item.name)
+                nullable = True
+                default_sql = None
+                for constraint in item.args.get("constraints") or []:
+                    kind = constraint.args.get("kind")
+                    if isinstance(kind, exp.NotNullColumnConstraint):
+                        nullable = bool(kind.args.get("allow_null"))
+                    elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
+                        key_columns = [item.name]
+                        pk_name = constraint.name or None
+                        nullable = False
+                    elif isinstance(kind, exp.DefaultColumnConstraint):
+                        default = kind.this
+                        defaults[item.name.lower()] = f"({default.sql('tsql')})"
+                        translator.rewrite(default)
+                        default_sql = sqltypes.normalizer(col, translate.to_duckdb(default))
+                    elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
+                        identity.append(item.name)
+                        nullable = False
+                columns.append(Column(col.name, col.sql_type, col.length, col.precision, col.scale, nullable))
+                column_sql.append((item.name, col, nullable, default_sql))
+            elif isinstance(item, exp.Constraint) and any(isinstance(e, exp.PrimaryKeyColumnConstraint) for e in item.expressions):
+                pk_name = item.name
+                for e in item.expressions:
+                    if isinstance(e, (exp.ClusteredColumnConstraint, exp.NonClusteredColumnConstraint)):
+                        key_columns = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in e.this]
+            elif isinstance(item, exp.PrimaryKey):
+                key_columns = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in item.expressions]
+        if key_columns:
+            lowered = {k.lower() for k in key_columns}
+            columns = [
+                Column(c.name, c.sql_type, c.length, c.precision, c.scale, False) if c.name.lower() in lowered else c
+                for c in columns
+            ]
+        name = table_node.name
+        with self.lock:
+            if self.catalog.find(database, schema, name):
+                raise SqlServerError(2714, f"There is already an object named '{name}' in the database.")
+            definitions = []
+            table = TableDef(database, schema, name, "table", columns, self.catalog.next_object_id())
+            for (col_name, col, nullable, default_sql), declared in zip(column_sql, columns):
+                piece = f'"{col_name}" {sqltypes.storage_type(col)}'
+                if col_name in identity:
+                    sequence = f'"{database}"."{schema}"."__seq_{name}_{col_name}"'
+                    self.db.execute(f"CREATE SEQUENCE {sequence}")
+                    piece += f" DEFAULT nextval('{sequence.replace(chr(34), '')}')"
+                elif default_sql:
+                    piece += f" DEFAULT ({default_sql})"
+                if not declared.nullable:
+                    piece += " NOT NULL"
+                definitions.append(piece)
+            if key_columns:
+                definitions.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in key_columns) + ")")
+                table.primary_key = pk_name or f"PK__{name[:8]}__{table.object_id:016X}"
+                table.key_columns = key_columns
+            table.defaults = dict(defaults)
+            table.defaults["__identity__"] = tuple(i.lower() for i in identity)
+            self._execute(self.db, f"CREATE TABLE {table.duck_name} ({', '.join(definitions)})")
+            self._register(table)
+
+    def _create_view(self, session: Session, create: exp.Create, text: str) -> None:
+        target = create.this
+        names = None
+        if isinstance(target, exp.Schema):
+            names = [c.name for c in target.expressions]
+            target = target.this
+        database, schema = self._schema_of(session, target)
+        query = create.expression
+        translation = self._translate_query(session, query)
+        with self.lock:
+            existing = self.catalog.find(database, schema, target.name)
+            if existing and not create.args.get("replace"):
+                raise SqlServerError(2714, f"There is already an object named '{target.name}' in the database.")
+            if existing and existing.kind != "view":
+                raise SqlServerError(2714, f"There is already an object named '{target.name}' in the database.")
+            duck_name = f'"{database}"."{schema}"."{target.name}"'
+            column_list = "(" + ", ".join(f'"{n}"' for n in names) + ")" if names else ""
+            self._execute(self.db, f"CREATE OR REPLACE VIEW {duck_name}{column_list} AS {translation.sql}")
+            with self._cursor() as cursor:
+                description = self._execute(cursor, f"SELECT * FROM {duck_name} LIMIT 0").description
+            columns = self._merge_columns(translation.columns, description)
+            columns = [
+                Column(d[0], c.sql_type, c.length, c.precision, c.scale, c.nullable)
+                for c, d in zip(columns, description)
+            ]
+            table = TableDef(database, schema, target.name, "view", columns,
+                             existing.object_id if existing else self.catalog.next_object_id(),
+                             definition=text.strip())
+            if existing:
+                self._unregister(existing, drop=False)
+            self._register(table)
+
+    def _register(self, table: TableDef) -> None:
+        column_rows, table_row, view_row = information_schema_rows(table)
+        info = f'"{table.database}".{INFO_SCHEMA}'
+        if column_rows:
+            self.db.executemany(f"INSERT INTO {info}.columns VALUES ({', '.join('?' * len(column_rows[0]))})", column_rows)
+        self.db.execute(f"INSERT INTO {info}.tables VALUES (?, ?, ?, ?)", list(table_row))
+        if view_row:
+            self.db.execute(f"INSERT INTO {info}.views VALUES (?, ?, ?, ?, ?, ?)", list(view_row))
+        self.catalog.add(table)
+
+    def _unregister(self, table: TableDef, drop: bool = True) -> None:
+        info = f'"{table.database}".{INFO_SCHEMA}'
+        for name in ("columns", "tables", "views"):
+            self.db.execute(
+                f"DELETE FROM {info}.{name} WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", [table.schema, table.name]
+            )
+        if drop:
+            kind = "VIEW" if table.kind == "view" else "TABLE"
+            self.db.execute(f"DROP {kind} {table.duck_name}")
+            for identity in table.defaults.get("__identity__", ()):
+                self.db.execute(f'DROP SEQUENCE IF EXISTS "{table.database}"."{table.schema}"."__seq_{table.name}_{identity}"')
+        self.catalog.remove(table)
+
+    def _drop(self, session: Session, drop: exp.Drop) -> None:
+        kind = (drop.args.get("kind") or "").upper()
+        if kind in ("TABLE", "VIEW"):
+            for target in drop.args.get("tables") or [drop.this]:
+                translator = translate.Translator(self.catalog, self._context(session))
+                with self.lock:
+                    found = translator.resolve(target, must_exist=False)
+                    if found is None or found.kind != kind.lower():
+                        if drop.args.get("exists"):
+                            continue
+                        raise SqlServerError(
+                            3701,
+                            f"Cannot drop the {kind.lower()} '{target.sql('tsql')}', because it does not exist "
+                            "or you do not have permission.",
+                        )
+                    self._unregister(found)
+        elif kind == "SCHEMA":
+            name = (drop.args.get("tables") or [drop.this])[0].db
+            with self.lock:
+                database = self.catalog.database(session.database)
+                schema = self.catalog.schema(database, name)
+                if schema is None:
+                    if drop.args.get("exists"):
+                        return
+                    raise SqlServerError(3701, f"Cannot drop the schema '{name}', because it does not exist or you do not have permission.")
+                users = [t for t in self.catalog.in_database(database) if t.schema.lower() == name.lower()]
+                if users:
+                    raise SqlServerError(3729, f"Cannot drop schema '{schema}' because it is being referenced by object '{users[0].name}'.")
+                self.db.execute(f'DROP SCHEMA "{database}"."{schema}"')
+                self.db.execute(f'DELETE FROM "{database}".{INFO_SCHEMA}.schemata WHERE SCHEMA_NAME = ?', [schema])
+                del self.catalog.schemas[database.lower()][schema.lower()]
+                self.catalog.bump()
+        elif kind == "DATABASE":
+            name = (drop.args.get("tables") or [drop.this])[0].name
+            with self.lock:
+                found = self.catalog.database(name)
+                if found is None:
+                    if drop.args.get("exists"):
+                        return
+                    raise SqlServerError(3701, f"Cannot drop the database '{name}', because it does not exist or you do not have permission.")
+                self.db.execute(f'DETACH "{found}"')
+                for table in self.catalog.in_database(found):
+                    self.catalog.remove(table)
+                del self.catalog.databases[found.lower()]
+                self.catalog.bump()
+        else:
+            raise SqlServerError(102, f"Incorrect syntax near '{kind or 'DROP'}'.", 15)
+
+    # ---- session ----
+
+    def _use(self, session: Session, name: str) -> Outcome:
+        found = self.catalog.database(name)
+        if found is None:
+            raise SqlServerError(911, f"Database '{name}' does not exist. Make sure that the name is entered correctly.")
+        old, session.database = session.database, found
+        return EnvChange("database", old, found)
+
+    def _exec(self, session: Session, statement: exp.Execute) -> Iterator[Outcome]:
+        target = statement.this
+        if isinstance(target, (exp.Literal, exp.National)) or (
+            isinstance(target, exp.Paren) and isinstance(target.this, (exp.Literal, exp.National))
+        ):
+            text = target.name if not isinstance(target, exp.Paren) else target.this.name
+            yield from self._run_all(session, batch.split(text))
+            return
+        name = target.sql("tsql") if target is not None else "?"
+        raise SqlServerError(2812, f"Could not find stored procedure '{name}'.")
+
+    def _state(self, session: Session) -> _SessionState:
+        state = session.options.get(_STATE_KEY)
+        if state is None:
+            state = session.options[_STATE_KEY] = _SessionState()
+        return state
+
+
+def insert_sql(table: TableDef, columns: list[Column], source_sql: str) -> str:
+    """INSERT that stores each value in its column's stored form (see sqltypes.normalizer)."""
+    aliases = [f"__c{i}" for i in range(len(columns))]
+    targets = ", ".join(f'"{c.name}"' for c in columns)
+    values = ", ".join(sqltypes.normalizer(c, f"__src.{a}") for c, a in zip(columns, aliases))
+    return f"INSERT INTO {table.duck_name} ({targets}) SELECT {values} FROM ({source_sql}) AS __src({', '.join(aliases)})"
+
+
+def _width_error(width: int, expected: int) -> SqlServerError:
+    if width > expected:
+        return SqlServerError(
+            110,
+            "There are fewer columns in the INSERT statement than values specified in the VALUES clause. "
+            "The number of values in the VALUES clause must match the number of columns specified in the INSERT statement.",
+            15,
+        )
+    return SqlServerError(
+        109,
+        "There are more columns in the INSERT statement than values specified in the VALUES clause. "
+        "The number of values in the VALUES clause must match the number of columns specified in the INSERT statement.",
+        15,
+    )
+
+
+class _ClosingCursor:
+    def __init__(self, cursor):
+        self.cursor = cursor
+
+    def __enter__(self):
+        return self.cursor
+
+    def __exit__(self, *exc):
+        self.cursor.close()
+
+
+def _row_converter(columns: list[Column], duck_types: list):
+    """One compiled function per result shape: converts only the columns that need it."""
+    converters = [sqltypes.converter(c, t) for c, t in zip(columns, duck_types)]
+    if not any(converters):
+        return None
+    parts = []
+    env = {}
+    for index, convert in enumerate(converters):
+        if convert is None:
+            parts.append(f"r[{index}]")
+        else:
+            env[f"c{index}"] = convert
+            parts.append(f"(None if r[{index}] is None else c{index}(r[{index}]))")
+    return eval(f"lambda r: ({', '.join(parts)},)", env)  # noqa: S307 - code built from indices only
+
+
+def _stream(cursor, result, first: list, convert) -> Iterator[tuple]:
+    """Rows in chunks from DuckDB; the cursor closes when the stream ends or is dropped."""
+    try:
+        chunk = first
+        while chunk:
+            if convert is None:
+                yield from chunk
+            else:
+                yield from map(convert, chunk)
+            if len(chunk) < FETCH_CHUNK:
+                break
+            try:
+                chunk = result.fetchmany(FETCH_CHUNK)
+            except duckdb.Error as error:
+                raise errors.from_duckdb(error) from None
+    finally:
+        cursor.close()

@@ -1,0 +1,446 @@
+"""T-SQL to DuckDB: parse with sqlglot, resolve names against the catalog, rewrite what differs.
+
+``Translation`` carries the DuckDB SQL plus what the engine needs besides: the declared SQL
+Server types of a query's result columns, and whether the result may be cached. Table names
+are resolved here (so an unknown table is SQL Server's error 208, not DuckDB's wording), and
+session facts such as DB_NAME() or @@SPID become literals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.tsql import TSQL
+
+from devtools.mssql_emulator import sqltypes
+from devtools.mssql_emulator.catalog import INFO_SCHEMA, INFO_VIEWS_BY_NAME, Catalog, TableDef
+from devtools.mssql_emulator.results import Column, SqlServerError
+
+VERSION = (
+    "Microsoft SQL Server 2022 (RTM) - 16.0.1000.6 (X64) \n\tOct  8 2022 05:58:25 \n\t"
+    "Copyright (C) 2022 Microsoft Corporation\n\tDeveloper Edition (64-bit) on Linux (emulated)"
+)
+SERVER_PROPERTIES = {
+    "productversion": "16.0.1000.6",
+    "productlevel": "RTM",
+    "edition": "Developer Edition (64-bit)",
+    "engineedition": 3,
+    "servername": "mssql-emulator",
+    "machinename": "mssql-emulator",
+    "collation": "SQL_Latin1_General_CP1_CI_AS",
+    "productmajorversion": "16",
+    "isintegratedsecurityonly": 0,
+}
+
+# Functions T-SQL has that sqlglot would otherwise fold into look-alikes (GETDATE and
+# SYSDATETIME both into CURRENT_TIMESTAMP); kept as plain calls so this module decides.
+_OWN_FUNCTIONS = {
+    "SYSDATETIME", "GETDATE", "GETUTCDATE", "SYSUTCDATETIME", "SYSDATETIMEOFFSET", "LEN", "DB_NAME",
+    "SCHEMA_NAME", "SUSER_SNAME", "SUSER_NAME", "USER_NAME", "OBJECT_ID", "NEWID", "SERVERPROPERTY",
+    "DB_ID", "SCHEMA_ID", "HOST_NAME", "APP_NAME", "DATALENGTH",
+}
+
+
+class Dialect(TSQL):
+    """T-SQL as the emulator parses it."""
+
+    class Parser(TSQL.Parser):
+        FUNCTIONS = {k: v for k, v in TSQL.Parser.FUNCTIONS.items() if k not in _OWN_FUNCTIONS}
+        NO_PAREN_FUNCTIONS = {
+            k: v for k, v in TSQL.Parser.NO_PAREN_FUNCTIONS.items() if v is not exp.CurrentUser
+        }
+
+
+def parse(sql: str) -> list[exp.Expression]:
+    """Parse T-SQL into statements; sqlglot's errors become SQL Server's 102."""
+    try:
+        return [e for e in sqlglot.parse(sql, read=Dialect) if e is not None]
+    except sqlglot.errors.ParseError as error:
+        near = ""
+        if error.errors:
+            near = (error.errors[0].get("highlight") or "").strip()
+        raise SqlServerError(102, f"Incorrect syntax near '{near or sql.strip()[:20]}'.", 15) from None
+    except sqlglot.errors.TokenError:
+        raise SqlServerError(105, f"Unclosed quotation mark after the character string '{sql[-20:]}'.", 15)
+
+
+@dataclass
+class Context:
+    """The session facts a statement may ask about."""
+
+    database: str
+    user: str
+    spid: int
+    trancount: int = 0
+
+
+def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = False) -> Column:
+    """A sqlglot DataType (parsed from T-SQL) as a declared SQL Server type."""
+    kind = datatype.this.name
+    base = {"DOUBLE": "float", "FLOAT": "real", "TEXT": "varchar", "UTINYINT": "tinyint"}.get(kind, kind.lower())
+    if kind == "USERDEFINED":
+        base = datatype.args.get("kind") or datatype.sql("tsql")
+    params = [p.this.name if isinstance(p, exp.DataTypeParam) else p.name for p in datatype.expressions]
+    if base == "real" and params and params[0].isdigit() and int(params[0]) > 24:
+        base, params = "float", []
+    if base == "varchar" and kind == "TEXT" and not params:
+        params = ["max"]
+    text = base + (f"({','.join(params)})" if params else "")
+    try:
+        return sqltypes.parse_type(text, name, in_cast=in_cast)
+    except sqltypes.TypeError_ as error:
+        raise SqlServerError(2715, str(error)) from None
+
+
+@dataclass
+class Translation:
+    sql: str
+    columns: list[Column] | None = None  # declared result types (None: take DuckDB's)
+    cacheable: bool = True
+    tables: list[TableDef] = field(default_factory=list)
+
+
+class Translator:
+    """Rewrites one parsed T-SQL statement for DuckDB in a session's context."""
+
+    def __init__(self, catalog: Catalog, context: Context):
+        self.catalog = catalog
+        self.context = context
+        self.cacheable = True
+        self.tables: list[TableDef] = []
+
+    # ---- names ----
+
+    def resolve(self, table: exp.Table, *, must_exist: bool = True) -> TableDef | None:
+        """The catalog entry for a (one, two or three part) table name."""
+        database = table.catalog or self.context.database
+        schema = table.db or "dbo"
+        db_name = self.catalog.database(database)
+        if db_name and schema.lower() == "information_schema" and table.name.lower() in INFO_VIEWS_BY_NAME:
+            columns = INFO_VIEWS_BY_NAME[table.name.lower()]
+            return TableDef(db_name, INFO_SCHEMA, table.name.lower(), "view", columns, object_id=0)
+        found = self.catalog.find(database, schema, table.name) if db_name else None
+        if found is None and must_exist:
+            raise SqlServerError(208, f"Invalid object name '{table.sql('tsql').replace(chr(34), '')}'.")
+        return found
+
+    def qualify(self, tree: exp.Expression) -> None:
+        """Point every table reference at its DuckDB name and remember its declared columns."""
+        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        for table in list(tree.find_all(exp.Table)):
+            if not table.name or (not table.db and table.name.lower() in ctes):
+                continue
+            if isinstance(table.parent, exp.Schema) and isinstance(table.parent.parent, exp.Create):
+                continue
+            found = self.resolve(table)
+            self.tables.append(found)
+            table.meta["columns"] = found.columns
+            table.set("this", exp.to_identifier(found.name, quoted=True))
+            table.set("db", exp.to_identifier(found.schema, quoted=True))
+            table.set("catalog", exp.to_identifier(found.database, quoted=True))
+
+    # ---- result types ----
+
+    def output_columns(self, query: exp.Expression) -> list[Column] | None:
+        """Declared types of a query's result columns, None where unknown (DuckDB decides)."""
+        if isinstance(query, exp.SetOperation):
+            return self.output_columns(query.left)
+        if isinstance(query, exp.Subquery):
+            return self.output_columns(query.this)
+        if not isinstance(query, exp.Select):
+            return None
+        sources = self._sources(query)
+        result: list[Column | None] = []
+        for projection in query.expressions:
+            if isinstance(projection, exp.Star):
+                for columns in sources.values():
+                    result.extend(columns or [])
+                continue
+            if isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                result.extend(sources.get(projection.table.lower()) or [])
+                continue
+            name = projection.alias_or_name if isinstance(projection, (exp.Alias, exp.Column)) else ""
+            inner = projection.this if isinstance(projection, exp.Alias) else projection
+            typed = self.infer(inner, sources)
+            result.append(replace(typed, name=name) if typed else Column(name, "?"))
+        return result
+
+    def _sources(self, select: exp.Select) -> dict[str, list[Column] | None]:
+        sources: dict[str, list[Column] | None] = {}
+        from_ = select.args.get("from_")
+        items = ([from_.this] if from_ else []) + [j.this for j in select.args.get("joins") or []]
+        with_ = select.args.get("with_") or (select.parent.args.get("with_") if select.parent else None)
+        ctes = {c.alias_or_name.lower(): c.this for c in (with_.expressions if with_ else [])}
+        for item in items:
+            alias = item.alias_or_name.lower()
+            if isinstance(item, exp.Table):
+                columns = item.meta.get("columns")
+                if columns is None and item.name.lower() in ctes:
+                    columns = self.output_columns(ctes[item.name.lower()])
+                sources[alias] = columns
+            elif isinstance(item, exp.Subquery):
+                sources[alias] = self.output_columns(item.this)
+            else:
+                sources[alias] = None
+        return sources
+
+    def infer(self, node: exp.Expression, sources) -> Column | None:
+        """The SQL Server type of an expression, where this module can tell."""
+        if isinstance(node, exp.Paren):
+            return self.infer(node.this, sources)
+        if isinstance(node, exp.Column):
+            wanted = node.name.lower()
+            candidates = [sources.get(node.table.lower())] if node.table else list(sources.values())
+            for columns in candidates:
+                for col in columns or []:
+                    if col.name.lower() == wanted and col.sql_type != "?":
+                        return col
+            return None
+        if isinstance(node, (exp.Cast, exp.TryCast)):
+            return datatype_column(node.to, in_cast=True)
+        if isinstance(node, exp.Convert):
+            return datatype_column(node.this, in_cast=True)
+        if isinstance(node, exp.National):
+            return Column("", "nvarchar", length=max(len(node.name), 1))
+        if isinstance(node, exp.Literal):
+            if node.is_string:
+                return Column("", "varchar", length=max(len(node.name), 1))
+            text = node.name
+            if "." in text:
+                digits = text.replace("-", "").replace("+", "")
+                whole, _, frac = digits.partition(".")
+                return Column("", "numeric", precision=max(len(whole.lstrip("0")) + len(frac), 1), scale=len(frac))
+            if "e" in text.lower():
+                return Column("", "float")
+            return Column("", "int" if abs(int(text)) < 2**31 else "bigint")
+        if isinstance(node, exp.Neg):
+            return self.infer(node.this, sources)
+        if isinstance(node, (exp.Coalesce,)):
+            return self.infer(node.this, sources)
+        if isinstance(node, exp.Count):
+            return Column("", "int")
+        if isinstance(node, (exp.Max, exp.Min)):
+            return self.infer(node.this, sources)
+        if isinstance(node, exp.Sum):
+            inner = self.infer(node.this, sources)
+            if inner and inner.sql_type in ("decimal", "numeric"):
+                return Column("", "decimal", precision=38, scale=inner.scale)
+            if inner and inner.sql_type in ("int", "smallint", "tinyint", "bigint", "money", "float"):
+                return Column("", "bigint" if inner.sql_type == "bigint" else inner.sql_type.replace("smallint", "int").replace("tinyint", "int"))
+            return None
+        if isinstance(node, (exp.Trim, exp.Upper, exp.Lower, exp.Substring, exp.Left, exp.Right)):
+            inner = self.infer(node.this, sources)
+            if inner and inner.sql_type in sqltypes.STRING_TYPES:
+                return Column("", "nvarchar" if inner.sql_type.startswith("n") else "varchar", length=inner.length)
+            return None
+        if isinstance(node, exp.Anonymous):
+            name = node.name.upper()
+            if name == "GETDATE" or name == "GETUTCDATE":
+                return Column("", "datetime")
+            if name in ("SYSDATETIME", "SYSUTCDATETIME"):
+                return Column("", "datetime2", scale=7)
+            if name == "LEN":
+                return Column("", "int")
+            if name == "NEWID":
+                return Column("", "uniqueidentifier")
+            if name in ("DB_NAME", "SCHEMA_NAME", "SUSER_SNAME", "SUSER_NAME", "USER_NAME", "HOST_NAME", "APP_NAME"):
+                return Column("", "nvarchar", length=128)
+            if name in ("OBJECT_ID", "DB_ID", "SCHEMA_ID", "DATALENGTH"):
+                return Column("", "int")
+            if name == "SERVERPROPERTY":
+                return Column("", "nvarchar", length=128)
+        if isinstance(node, exp.Parameter):
+            name = node.this.name.upper()
+            if name == "VERSION":
+                return Column("", "nvarchar", length=300)
+            if name in ("SPID", "TRANCOUNT", "ROWCOUNT", "ERROR"):
+                return Column("", "int" if name != "SPID" else "smallint")
+            if name in ("SERVERNAME", "SERVICENAME", "LANGUAGE"):
+                return Column("", "nvarchar", length=128)
+        return None
+
+    # ---- rewriting ----
+
+    def rewrite(self, tree: exp.Expression) -> exp.Expression:
+        """Rewrite T-SQL functions and casts into DuckDB expressions with SQL Server's meaning."""
+        for division in tree.find_all(exp.Div):
+            # T-SQL divides integers as integers (7/2 is 3); DuckDB's / would give 3.5.
+            select = division.find_ancestor(exp.Select)
+            sources = self._sources(select) if select else {}
+            left, right = self.infer(division.this, sources), self.infer(division.expression, sources)
+            if left and right and left.sql_type in _INTEGERS and right.sql_type in _INTEGERS:
+                division.meta["integer"] = True
+        return tree.transform(self._rewrite_node, copy=False)
+
+    def _rewrite_node(self, node: exp.Expression) -> exp.Expression:
+        ctx = self.context
+        if isinstance(node, exp.Parameter) and isinstance(node.this, exp.Parameter):
+            name = node.this.name.upper()
+            self.cacheable = False
+            values = {
+                "VERSION": VERSION,
+                "SPID": ctx.spid,
+                "TRANCOUNT": ctx.trancount,
+                "SERVERNAME": SERVER_PROPERTIES["servername"],
+                "SERVICENAME": "MSSQLSERVER",
+                "LANGUAGE": "us_english",
+                "ROWCOUNT": 0,
+                "ERROR": 0,
+                "MAX_PRECISION": 38,
+                "OPTIONS": 5496,
+                "TEXTSIZE": 2147483647,
+            }
+            return _literal(values.get(name))
+        if isinstance(node, exp.Anonymous):
+            return self._rewrite_function(node)
+        if isinstance(node, exp.Div):
+            divisor = exp.func("ms_nonzero", node.expression)
+            if node.meta.get("integer"):
+                return exp.IntDiv(this=node.this, expression=divisor)
+            node.set("expression", divisor)
+            return node
+        if isinstance(node, exp.Like) and not isinstance(node.parent, exp.Not):
+            return exp.ILike(this=node.this, expression=node.expression)
+        if isinstance(node, (exp.Cast, exp.TryCast, exp.Convert)):
+            return self._rewrite_cast(node)
+        if isinstance(node, exp.Add) and (_is_text(node.this) or _is_text(node.expression)):
+            return exp.DPipe(this=node.this, expression=node.expression)
+        return node
+
+    def _rewrite_function(self, node: exp.Anonymous) -> exp.Expression:
+        name = node.name.upper()
+        args = node.expressions
+        ctx = self.context
+        if name in ("GETDATE", "SYSDATETIME"):
+            self.cacheable = False
+            return exp.cast(exp.func("now"), "TIMESTAMP")
+        if name in ("GETUTCDATE", "SYSUTCDATETIME"):
+            self.cacheable = False
+            return exp.cast(exp.func("timezone", exp.Literal.string("UTC"), exp.func("now")), "TIMESTAMP")
+        if name == "SYSDATETIMEOFFSET":
+            self.cacheable = False
+            return exp.func("ms_dto", exp.func("now"))
+        if name == "NEWID":
+            self.cacheable = False
+            return exp.func("uuid")
+        if name == "LEN":
+            return exp.Length(this=exp.func("rtrim", exp.cast(args[0], "VARCHAR")))
+        if name == "DATALENGTH":
+            return exp.func("octet_length", exp.func("encode", exp.cast(args[0], "VARCHAR")))
+        if name == "DB_NAME":
+            if args:
+                return node
+            return _literal(self.catalog.database(ctx.database) or ctx.database)
+        if name == "SCHEMA_NAME":
+            return _literal("dbo")
+        if name in ("SUSER_SNAME", "SUSER_NAME", "USER_NAME"):
+            self.cacheable = False
+            return _literal(ctx.user if name != "USER_NAME" else "dbo")
+        if name in ("HOST_NAME", "APP_NAME"):
+            return _literal("")
+        if name == "SERVERPROPERTY":
+            self.cacheable = False
+            return _literal(SERVER_PROPERTIES.get(_constant(args[0]).lower()) if args else None)
+        if name == "DB_ID":
+            names = sorted(self.catalog.databases)
+            wanted = (_constant(args[0]) if args else ctx.database).lower()
+            return _literal(names.index(wanted) + 1 if wanted in names else None)
+        if name == "SCHEMA_ID":
+            wanted = _constant(args[0]) if args else "dbo"
+            return _literal(1 if self.catalog.schema(ctx.database, wanted) else None)
+        if name == "OBJECT_ID":
+            self.cacheable = False
+            return _literal(self.object_id(_constant(args[0]), _constant(args[1]) if len(args) > 1 else None))
+        return node
+
+    def object_id(self, name: str | None, kind: str | None) -> int | None:
+        """OBJECT_ID('db.schema.name', 'U'|'V') as a number, or None."""
+        if not name:
+            return None
+        try:
+            table = sqlglot.parse_one(name, read=Dialect, into=exp.Table)
+        except sqlglot.errors.ParseError:
+            return None
+        found = self.resolve(table, must_exist=False)
+        if found is None or found.schema == INFO_SCHEMA:
+            return None
+        if kind and kind.strip().upper() != ("V" if found.kind == "view" else "U"):
+            return None
+        return found.object_id
+
+    def _rewrite_cast(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Convert):
+            target, value, style = node.this, node.expression, node.args.get("style")
+        else:
+            target, value, style = node.to, node.this, None
+        col = datatype_column(target, in_cast=True)
+        style_value = int(style.name) if isinstance(style, exp.Literal) else None
+        t = col.sql_type
+        if t in sqltypes.STRING_TYPES:
+            text = exp.cast(value, "VARCHAR")
+            if style_value is not None:
+                text = _format_date(value, style_value) or text
+            if col.length and col.length > 0:
+                return exp.func("left", text, exp.Literal.number(col.length))
+            return text
+        if t in ("datetime2", "time", "datetimeoffset"):
+            macro = {"datetime2": "ms_dt2", "time": "ms_time", "datetimeoffset": "ms_dto"}[t]
+            if style_value in (112,):
+                value = exp.func("strptime", exp.cast(value, "VARCHAR"), exp.Literal.string("%Y%m%d"))
+            return exp.func(macro, value)
+        if t in ("date", "datetime") and style_value == 112:
+            parsed = exp.func("strptime", exp.cast(value, "VARCHAR"), exp.Literal.string("%Y%m%d"))
+            return exp.cast(parsed, "DATE" if t == "date" else "TIMESTAMP")
+        return exp.Cast(this=value, to=exp.DataType.build(sqltypes.storage_type(col)))
+
+
+_INTEGERS = {"int", "bigint", "smallint", "tinyint"}
+
+
+def _is_text(node: exp.Expression) -> bool:
+    return isinstance(node, exp.National) or (isinstance(node, exp.Literal) and node.is_string) or isinstance(node, exp.DPipe)
+
+
+def _constant(node: exp.Expression) -> str | None:
+    if isinstance(node, (exp.Literal, exp.National)):
+        return node.name
+    return None
+
+
+def _literal(value) -> exp.Expression:
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Literal.number(int(value))
+    if isinstance(value, int):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+_DATE_STYLES = {
+    112: "%Y%m%d",
+    111: "%Y/%m/%d",
+    23: "%Y-%m-%d",
+    120: "%Y-%m-%d %H:%M:%S",
+    20: "%Y-%m-%d %H:%M:%S",
+    121: "%Y-%m-%d %H:%M:%S.%g",
+    126: "%Y-%m-%dT%H:%M:%S.%g",
+    101: "%m/%d/%Y",
+    103: "%d/%m/%Y",
+    104: "%d.%m.%Y",
+    108: "%H:%M:%S",
+    102: "%Y.%m.%d",
+}
+
+
+def _format_date(value: exp.Expression, style: int) -> exp.Expression | None:
+    fmt = _DATE_STYLES.get(style)
+    if fmt is None:
+        return None
+    return exp.func("strftime", exp.cast(value, "TIMESTAMP"), exp.Literal.string(fmt))
+
+
+def to_duckdb(tree: exp.Expression) -> str:
+    return tree.sql(dialect="duckdb")
