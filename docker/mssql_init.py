@@ -22,9 +22,7 @@ from pathlib import Path
 import pymssql
 
 DATABASE = "ProcessStatus"
-DEFAULT_SCRIPT = (
-    Path(__file__).resolve().parent.parent / "devtools/demo_source/create_source.sql"
-)
+DEFAULT_SCRIPT = Path(__file__).resolve().parent.parent / "devtools/demo_source/create_source.sql"
 
 # sqlcmd's batch separator: GO alone on its line (a trailing comment allowed). It is a client
 # convention, never sent to the server, so a script runner has to split on it.
@@ -48,7 +46,7 @@ EXEC (@sql);
 ENSURE_DATABASE_OWNER = """
 DECLARE @login sysname = %(login)s;
 DECLARE @sql nvarchar(max) = N'';
-IF USER_ID(@login) IS NULL
+IF DATABASE_PRINCIPAL_ID(@login) IS NULL
     SET @sql = N'CREATE USER ' + QUOTENAME(@login) + N' FOR LOGIN ' + QUOTENAME(@login) + N'; ';
 SET @sql = @sql + N'ALTER ROLE db_owner ADD MEMBER ' + QUOTENAME(@login) + N';';
 EXEC (@sql);
@@ -76,9 +74,7 @@ def _connect(host: str, user: str, password: str, database: str) -> pymssql.Conn
     )
 
 
-def ensure_database_and_login(
-    host: str, sa_password: str, login: str, password: str
-) -> None:
+def ensure_database_and_login(host: str, sa_password: str, login: str, password: str) -> None:
     """Create ProcessStatus and the demo login (as its db_owner) if they are missing."""
     with _connect(host, "sa", sa_password, "master") as conn:
         cursor = conn.cursor()

@@ -44,9 +44,7 @@ EXPECTED_CONNECTIONS = {
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|_KEY$")
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, ${VAR?message}
-VARIABLE = re.compile(
-    r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
-)
+VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 
 # --- reading the files ----------------------------------------------------------------------
@@ -122,10 +120,7 @@ def environment_of(service: dict[str, Any]) -> dict[str, str | None]:
     if isinstance(environment, list):
         pairs = (entry.partition("=") for entry in environment)
         return {name: value if sep else None for name, sep, value in pairs}
-    return {
-        name: None if value is None else str(value)
-        for name, value in environment.items()
-    }
+    return {name: None if value is None else str(value) for name, value in environment.items()}
 
 
 def depends_on_of(service: dict[str, Any]) -> dict[str, str]:
@@ -133,10 +128,7 @@ def depends_on_of(service: dict[str, Any]) -> dict[str, str]:
     depends_on = service.get("depends_on") or {}
     if isinstance(depends_on, list):
         return {name: "service_started" for name in depends_on}
-    return {
-        name: (spec or {}).get("condition", "service_started")
-        for name, spec in depends_on.items()
-    }
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in depends_on.items()}
 
 
 def all_strings(node: Any) -> Iterator[str]:
@@ -164,21 +156,15 @@ def is_bind_source(source: str) -> bool:
 
 def bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
     """(host path, container path) of every bind mount."""
-    pairs = (
-        volume_source_and_target(volume) for volume in service.get("volumes") or []
-    )
+    pairs = (volume_source_and_target(volume) for volume in service.get("volumes") or [])
     return [(source, target) for source, target in pairs if is_bind_source(source)]
 
 
 def repo_path_behind(service: dict[str, Any], container_path: str) -> Path | None:
     """The repository file that a bind mount shows at container_path, if any."""
     for source, target in bind_mounts(service):
-        if container_path == target or container_path.startswith(
-            target.rstrip("/") + "/"
-        ):
-            return (
-                REPO_ROOT / source / container_path[len(target) :].lstrip("/")
-            ).resolve()
+        if container_path == target or container_path.startswith(target.rstrip("/") + "/"):
+            return (REPO_ROOT / source / container_path[len(target) :].lstrip("/")).resolve()
     return None
 
 
@@ -196,20 +182,14 @@ def load_module(path: Path) -> ModuleType:
 def test_compose_file_follows_the_compose_specification(compose, schema):
     jsonschema.Draft7Validator.check_schema(schema)
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(compose), key=str)
-    assert not errors, "\n".join(
-        f"{list(e.absolute_path)}: {e.message}" for e in errors
-    )
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
 
 
 def test_schema_check_rejects_a_broken_compose_file(compose, schema):
     # Proves the schema check has teeth: the same file with two classic mistakes fails it.
     broken = copy.deepcopy(compose)
-    broken["services"]["mssql"]["depends_on"] = {
-        "orders-db": {"condition": "service_ready"}
-    }
-    broken["services"]["redis"]["healthcheck"]["interval"] = (
-        10  # a duration must be "10s"
-    )
+    broken["services"]["mssql"]["depends_on"] = {"orders-db": {"condition": "service_ready"}}
+    broken["services"]["redis"]["healthcheck"]["interval"] = 10  # a duration must be "10s"
     broken["services"]["orders-db"]["depend_on"] = ["mssql"]
     errors = list(jsonschema.Draft7Validator(schema).iter_errors(broken))
     paths = {"/".join(map(str, error.absolute_path)) for error in errors}
@@ -248,10 +228,7 @@ def test_stack_has_the_airflow_components_and_both_databases(services):
     }
     assert expected <= set(services)
     for name in AIRFLOW_SERVICES:
-        assert (
-            environment_of(services[name])["AIRFLOW__CORE__EXECUTOR"]
-            == "CeleryExecutor"
-        ), name
+        assert environment_of(services[name])["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
 
 
 def test_every_dependency_exists_and_is_waited_for_properly(services):
@@ -267,9 +244,7 @@ def test_every_dependency_exists_and_is_waited_for_properly(services):
                     f"{name} waits for {target} to finish, but {target} restarts"
                 )
             else:
-                pytest.fail(
-                    f"{name} starts with {target} without waiting ({condition})"
-                )
+                pytest.fail(f"{name} starts with {target} without waiting ({condition})")
 
 
 def test_every_service_is_either_healthchecked_or_a_one_shot(services):
@@ -286,9 +261,7 @@ def test_every_service_is_either_healthchecked_or_a_one_shot(services):
             continue
         assert service.get("restart") == "always", f"long-running {name} should restart"
         healthcheck = service.get("healthcheck") or {}
-        assert healthcheck.get("test") and not healthcheck.get("disable"), (
-            f"{name} has no healthcheck"
-        )
+        assert healthcheck.get("test") and not healthcheck.get("disable"), f"{name} has no healthcheck"
 
 
 def test_airflow_waits_for_both_ends_of_the_sync(services):
@@ -297,10 +270,7 @@ def test_airflow_waits_for_both_ends_of_the_sync(services):
     assert worker_waits_for["orders-db"] == "service_healthy"
     assert depends_on_of(services["mssql-init"])["mssql"] == "service_healthy"
     for name in AIRFLOW_SERVICES - {"airflow-init"}:
-        assert (
-            depends_on_of(services[name])["airflow-init"]
-            == "service_completed_successfully"
-        )
+        assert depends_on_of(services[name])["airflow-init"] == "service_completed_successfully"
 
 
 def test_named_volumes_are_declared_and_used(compose, services):
@@ -322,9 +292,7 @@ def test_databases_keep_their_data_in_volumes(services):
         "mssql": "/var/opt/mssql",
     }
     for name, data_dir in data_dirs.items():
-        targets = [
-            volume_source_and_target(volume)[1] for volume in services[name]["volumes"]
-        ]
+        targets = [volume_source_and_target(volume)[1] for volume in services[name]["volumes"]]
         assert data_dir in targets, name
 
 
@@ -333,14 +301,8 @@ def test_databases_keep_their_data_in_volumes(services):
 
 def test_build_context_dockerfile_and_bind_mounts_exist(compose, services):
     build = compose["x-airflow-common"]["build"]
-    context = REPO_ROOT / (
-        build if isinstance(build, str) else build.get("context", ".")
-    )
-    dockerfile = (
-        "Dockerfile"
-        if isinstance(build, str)
-        else build.get("dockerfile", "Dockerfile")
-    )
+    context = REPO_ROOT / (build if isinstance(build, str) else build.get("context", "."))
+    dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
     assert (context / dockerfile).is_file()
     for name, service in services.items():
         for source, _target in bind_mounts(service):
@@ -348,9 +310,7 @@ def test_build_context_dockerfile_and_bind_mounts_exist(compose, services):
 
 
 def test_dockerfile_copies_only_existing_files():
-    copies = re.findall(
-        r"^COPY\s+(?:--\S+\s+)*(.+)$", DOCKERFILE.read_text(), re.MULTILINE
-    )
+    copies = re.findall(r"^COPY\s+(?:--\S+\s+)*(.+)$", DOCKERFILE.read_text(), re.MULTILINE)
     sources = [source for line in copies for source in line.split()[:-1]]
     assert {
         "requirements.txt",
@@ -361,9 +321,7 @@ def test_dockerfile_copies_only_existing_files():
         "devtools/",
     } <= set(sources)
     missing = [source for source in sources if not (REPO_ROOT / source).exists()]
-    assert not missing, (
-        f"Dockerfile copies files that are not in the repository: {missing}"
-    )
+    assert not missing, f"Dockerfile copies files that are not in the repository: {missing}"
 
 
 def test_mssql_init_runs_the_demo_script_and_generator(services):
@@ -381,40 +339,26 @@ def test_mssql_init_runs_the_demo_script_and_generator(services):
     assert sql_script and sql_script.endswith("devtools/demo_source/create_source.sql")
     sql_script_file = repo_path_behind(init, sql_script)
     assert sql_script_file == REPO_ROOT / "devtools/demo_source/create_source.sql"
-    assert sql_script_file.is_file(), (
-        "devtools/demo_source/create_source.sql is missing"
-    )
+    assert sql_script_file.is_file(), "devtools/demo_source/create_source.sql is missing"
 
     generator = repo_path_behind(init, "/opt/airflow/devtools/demo_source/generate.py")
-    assert generator and generator.is_file(), (
-        "devtools/demo_source/generate.py is missing"
-    )
+    assert generator and generator.is_file(), "devtools/demo_source/generate.py is missing"
 
 
 def test_init_script_splits_the_demo_script_at_go_lines():
     mssql_init = load_module(REPO_ROOT / "docker/mssql_init.py")
-    script = (
-        "USE ProcessStatus;\nGO\nSELECT 1 AS Goal\n  go -- done\n\nGO\nSELECT 'GO'\n"
-    )
+    script = "USE ProcessStatus;\nGO\nSELECT 1 AS Goal\n  go -- done\n\nGO\nSELECT 'GO'\n"
     assert mssql_init.split_batches(script) == [
         "USE ProcessStatus;",
         "SELECT 1 AS Goal",
         "SELECT 'GO'",
     ]
 
-    demo_script = (REPO_ROOT / "devtools/demo_source/create_source.sql").read_text(
-        encoding="utf-8"
-    )
+    demo_script = (REPO_ROOT / "devtools/demo_source/create_source.sql").read_text(encoding="utf-8")
     batches = mssql_init.split_batches(demo_script)
     assert len(batches) >= 2
-    assert not any(
-        re.search(r"^\s*GO\s*$", batch, re.IGNORECASE | re.MULTILINE)
-        for batch in batches
-    )
-    assert any(
-        "vwZSDOrder_Advanced" in batch and "CREATE VIEW" in batch.upper()
-        for batch in batches
-    )
+    assert not any(re.search(r"^\s*GO\s*$", batch, re.IGNORECASE | re.MULTILINE) for batch in batches)
+    assert any("vwZSDOrder_Advanced" in batch and "CREATE VIEW" in batch.upper() for batch in batches)
 
 
 # --- connections, image, schedule -----------------------------------------------------------
@@ -452,9 +396,7 @@ def test_airflow_image_matches_the_pinned_airflow_version(compose, services):
         re.MULTILINE,
     )
     assert pinned, "requirements.txt must pin apache-airflow=="
-    base = re.search(
-        r"^FROM\s+apache/airflow:(\S+)", DOCKERFILE.read_text(), re.MULTILINE
-    )
+    base = re.search(r"^FROM\s+apache/airflow:(\S+)", DOCKERFILE.read_text(), re.MULTILINE)
     assert base, "Dockerfile must start from apache/airflow"
     version, _, python = base[1].partition("-python")
     assert version == pinned[1]
@@ -470,10 +412,7 @@ def test_schedule_override_is_passed_through(services):
     for name in AIRFLOW_SERVICES:
         environment = environment_of(services[name])
         # No value: compose passes the variable only when .env or the shell sets it.
-        assert (
-            "OPEN_ORDERS_SYNC_SCHEDULE" in environment
-            and environment["OPEN_ORDERS_SYNC_SCHEDULE"] is None
-        )
+        assert "OPEN_ORDERS_SYNC_SCHEDULE" in environment and environment["OPEN_ORDERS_SYNC_SCHEDULE"] is None
 
 
 # --- secrets --------------------------------------------------------------------------------
@@ -484,14 +423,10 @@ def test_compose_file_holds_no_secret_values(compose, example_env):
     for name, service in compose["services"].items():
         for key, value in environment_of(service).items():
             if SECRET_NAME.search(key) and value:
-                assert reference.match(value), (
-                    f"{name}: {key} must be a ${{VAR}} reference"
-                )
+                assert reference.match(value), f"{name}: {key} must be a ${{VAR}} reference"
     for text in all_strings(compose):
         for password in re.findall(r"://[^/:@\s]*:([^@\s]*)@", text):
-            assert password == "" or reference.match(password), (
-                f"password in URI: {text}"
-            )
+            assert password == "" or reference.match(password), f"password in URI: {text}"
         for password in re.findall(r'"password":\s*"([^"]*)"', text):
             assert reference.match(password), f"password in connection JSON: {text}"
         assert not re.search(r"\s-P\s", text), f"password on a command line: {text}"
@@ -499,17 +434,13 @@ def test_compose_file_holds_no_secret_values(compose, example_env):
     raw = COMPOSE_FILE.read_text(encoding="utf-8")
     for key, value in example_env.items():
         if SECRET_NAME.search(key) and value:
-            assert value not in raw, (
-                f"the sample value of {key} is written into the compose file"
-            )
+            assert value not in raw, f"the sample value of {key} is written into the compose file"
 
 
 def test_env_example_holds_only_fake_values(example_env, services):
     for key, value in example_env.items():
         if SECRET_NAME.search(key):
-            assert value == "" or "demo" in value.lower(), (
-                f"{key} does not look like a fake value"
-            )
+            assert value == "" or "demo" in value.lower(), f"{key} does not look like a fake value"
     assert example_env["AIRFLOW_UID"].isdigit()
     for key in ("MSSQL_USER", "ORDERS_DB_USER", "AIRFLOW_ADMIN_USER"):
         assert example_env[key] == "demo"
@@ -518,9 +449,7 @@ def test_env_example_holds_only_fake_values(example_env, services):
 
 
 def test_env_file_stays_out_of_git_and_the_image():
-    ignored = subprocess.run(
-        ["git", "check-ignore", "--quiet", ".env"], cwd=REPO_ROOT, check=False
-    )
+    ignored = subprocess.run(["git", "check-ignore", "--quiet", ".env"], cwd=REPO_ROOT, check=False)
     assert ignored.returncode == 0, ".env must be git-ignored"
     tracked = subprocess.run(
         ["git", "ls-files", "--error-unmatch", ".env"],
@@ -536,20 +465,14 @@ def test_env_file_stays_out_of_git_and_the_image():
 def test_airflow_reads_the_compose_connections(services, example_env):
     from airflow.models.connection import Connection
 
-    environment = environment_of(
-        interpolate_tree(services["airflow-worker"], example_env)
-    )
-    mssql = Connection.from_json(
-        environment["AIRFLOW_CONN_MSSQL_SAP"], conn_id="mssql_sap"
-    )
+    environment = environment_of(interpolate_tree(services["airflow-worker"], example_env))
+    mssql = Connection.from_json(environment["AIRFLOW_CONN_MSSQL_SAP"], conn_id="mssql_sap")
     assert (mssql.conn_type, mssql.host, mssql.port) == ("mssql", "mssql", 1433)
     assert (mssql.login, mssql.schema) == ("demo", "ProcessStatus")
     # pymssql accepts only the string "7.4"; the number 7.4 is "unrecognized".
     assert mssql.extra_dejson["tds_version"] == "7.4"
 
-    orders = Connection.from_json(
-        environment["AIRFLOW_CONN_POSTGRES_ORDERS"], conn_id="postgres_orders"
-    )
+    orders = Connection.from_json(environment["AIRFLOW_CONN_POSTGRES_ORDERS"], conn_id="postgres_orders")
     assert (orders.conn_type, orders.host, orders.schema) == (
         "postgres",
         "orders-db",
@@ -561,12 +484,8 @@ def test_deployment_guide_uri_example_keeps_tds_version_a_string():
     from airflow.models.connection import Connection
 
     guide = (REPO_ROOT / "docs/deployment.md").read_text(encoding="utf-8")
-    uris = re.findall(
-        r"^AIRFLOW_CONN_MSSQL_SAP='(mssql://[^']+)'$", guide, re.MULTILINE
-    )
-    assert uris, (
-        "docs/deployment.md should show the URI form of the mssql_sap connection"
-    )
+    uris = re.findall(r"^AIRFLOW_CONN_MSSQL_SAP='(mssql://[^']+)'$", guide, re.MULTILINE)
+    assert uris, "docs/deployment.md should show the URI form of the mssql_sap connection"
     for uri in uris:
         extra = Connection(conn_id="mssql_sap", uri=uri).extra_dejson
         assert extra["tds_version"] == "7.4", uri
