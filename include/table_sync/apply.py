@@ -1,0 +1,85 @@
+"""Make the live table equal the snapshot, in one PostgreSQL transaction.
+
+Set-based: delete vanished keys, update rows whose values changed, insert new keys. Surviving
+keys keep ``id`` and ``created_at``; ``updated_at`` moves only on changed rows, so an unchanged
+snapshot writes nothing. Only row locks are taken (no TRUNCATE, no table lock): readers keep
+reading the old rows until the commit makes the new ones visible at once.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from include.table_sync.mapping import SyncMapping
+from include.table_sync.status import ApplyCounts
+from include.table_sync.target_table import table_identifier
+
+_NOW_UTC = sql.SQL("(now() AT TIME ZONE 'UTC')")
+
+
+def _key_match(left: str, right: str, mapping: SyncMapping) -> sql.Composable:
+    return sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(left, c.target), sql.Identifier(right, c.target))
+        for c in mapping.key_columns
+    )
+
+
+def delete_vanished_statement(mapping: SyncMapping, snapshot: sql.Identifier) -> sql.Composed:
+    return sql.SQL(
+        "DELETE FROM {live} AS l WHERE NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE {match})"
+    ).format(live=table_identifier(mapping), snapshot=snapshot, match=_key_match("s", "l", mapping))
+
+
+def update_changed_statement(mapping: SyncMapping, snapshot: sql.Identifier) -> sql.Composed:
+    values = [c for c in mapping.columns if not c.key]
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = {}").format(sql.Identifier(c.target), sql.Identifier("s", c.target)) for c in values
+    )
+    live_row = sql.SQL(", ").join(sql.Identifier("l", c.target) for c in values)
+    snapshot_row = sql.SQL(", ").join(sql.Identifier("s", c.target) for c in values)
+    return sql.SQL(
+        "UPDATE {live} AS l SET {assignments}, updated_at = {now} FROM {snapshot} AS s "
+        "WHERE {match} AND ({live_row}) IS DISTINCT FROM ({snapshot_row})"
+    ).format(
+        live=table_identifier(mapping),
+        assignments=assignments,
+        now=_NOW_UTC,
+        snapshot=snapshot,
+        match=_key_match("l", "s", mapping),
+        live_row=live_row,
+        snapshot_row=snapshot_row,
+    )
+
+
+def insert_new_statement(mapping: SyncMapping, snapshot: sql.Identifier) -> sql.Composed:
+    columns = sql.SQL(", ").join(sql.Identifier(c.target) for c in mapping.columns)
+    selected = sql.SQL(", ").join(sql.Identifier("s", c.target) for c in mapping.columns)
+    return sql.SQL(
+        "INSERT INTO {live} ({columns}, created_at, updated_at) "
+        "SELECT {selected}, {now}, {now} FROM {snapshot} AS s "
+        "WHERE NOT EXISTS (SELECT 1 FROM {live} AS l WHERE {match})"
+    ).format(
+        live=table_identifier(mapping),
+        columns=columns,
+        selected=selected,
+        now=_NOW_UTC,
+        snapshot=snapshot,
+        match=_key_match("l", "s", mapping),
+    )
+
+
+def apply_snapshot(
+    conn: psycopg.Connection, mapping: SyncMapping, snapshot: sql.Identifier, snapshot_rows: int
+) -> ApplyCounts:
+    """Run the three statements; the caller owns the transaction (and commits with the status)."""
+    deleted = conn.execute(delete_vanished_statement(mapping, snapshot)).rowcount
+    updated = conn.execute(update_changed_statement(mapping, snapshot)).rowcount
+    inserted = conn.execute(insert_new_statement(mapping, snapshot)).rowcount
+    return ApplyCounts(
+        inserted=inserted,
+        updated=updated,
+        deleted=deleted,
+        unchanged=snapshot_rows - inserted - updated,
+        rows_in_table=snapshot_rows,
+    )

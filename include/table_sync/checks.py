@@ -1,0 +1,123 @@
+"""Gates on the staged snapshot, run before the live table is touched.
+
+Each check returns a CheckResult; all of them run (an operator wants the whole picture), then
+any failure rejects the snapshot with a ValidationError listing the failed checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from include.table_sync.errors import CheckResult, ValidationError
+from include.table_sync.mapping import SyncMapping
+from include.table_sync.target_table import table_identifier
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Per-run overrides (the DAG's params for manual runs)."""
+
+    allow_empty: bool = False
+    max_shrink: float | None = None  # None: the mapping's threshold
+    dry_run: bool = False
+
+
+def _count(conn: psycopg.Connection, statement: sql.Composable) -> int:
+    return conn.execute(statement).fetchone()[0]
+
+
+def check_key_present(conn, mapping: SyncMapping, snapshot: sql.Identifier) -> CheckResult:
+    where = sql.SQL(" OR ").join(
+        sql.SQL("{} IS NULL").format(sql.Identifier(c.target)) for c in mapping.key_columns
+    )
+    missing = _count(conn, sql.SQL("SELECT count(*) FROM {} WHERE {}").format(snapshot, where))
+    return CheckResult("key_present", missing == 0, f"{missing} row(s) with a NULL key")
+
+
+def check_key_unique(conn, mapping: SyncMapping, snapshot: sql.Identifier) -> CheckResult:
+    key = sql.SQL(", ").join(sql.Identifier(c.target) for c in mapping.key_columns)
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT {key}, count(*) FROM {snapshot} GROUP BY {key} HAVING count(*) > 1 "
+            "ORDER BY {key} LIMIT 6"
+        ).format(key=key, snapshot=snapshot)
+    ).fetchall()
+    if not rows:
+        return CheckResult("key_unique", True, "every key appears once")
+    examples = ", ".join("/".join(str(v) for v in row[:-1]) + f" (x{row[-1]})" for row in rows[:5])
+    return CheckResult("key_unique", False, f"duplicate key(s): {examples}")
+
+
+def check_not_null(conn, mapping: SyncMapping, snapshot: sql.Identifier) -> CheckResult:
+    required = [c for c in mapping.columns if not c.nullable and not c.key]
+    if not required:
+        return CheckResult("not_null", True, "no NOT NULL columns besides the key")
+    counts = conn.execute(
+        sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("count(*) FILTER (WHERE {} IS NULL)").format(sql.Identifier(c.target))
+                for c in required
+            ),
+            snapshot,
+        )
+    ).fetchone()
+    bad = [f"{c.target}: {n}" for c, n in zip(required, counts) if n]
+    return CheckResult("not_null", not bad, "; ".join(bad) or "no NULLs in NOT NULL columns")
+
+
+def check_min_rows(snapshot_rows: int, mapping: SyncMapping, options: RunOptions) -> CheckResult:
+    minimum = 0 if options.allow_empty else mapping.thresholds.min_rows
+    return CheckResult(
+        "min_rows",
+        snapshot_rows >= minimum,
+        f"{snapshot_rows} row(s), minimum {minimum}"
+        + (" (allow_empty)" if options.allow_empty else ""),
+    )
+
+
+def check_shrink_guard(
+    snapshot_rows: int, live_rows: int, mapping: SyncMapping, options: RunOptions
+) -> CheckResult:
+    max_shrink = mapping.thresholds.max_shrink if options.max_shrink is None else options.max_shrink
+    floor = live_rows * (1 - max_shrink)
+    passed = live_rows == 0 or snapshot_rows >= floor
+    return CheckResult(
+        "shrink_guard",
+        passed,
+        f"{snapshot_rows} row(s) against {live_rows} live; may shrink by at most "
+        f"{max_shrink:.0%} (to {floor:.0f})",
+    )
+
+
+def run_sql_checks(conn, mapping: SyncMapping, snapshot: sql.Identifier) -> list[CheckResult]:
+    results = []
+    for check in mapping.checks:
+        statement = sql.SQL(check.sql.replace("{snapshot}", "{0}")).format(snapshot)
+        offending = _count(conn, statement)
+        results.append(CheckResult(check.name, offending == 0, f"{offending} offending row(s)"))
+    return results
+
+
+def validate_snapshot(
+    conn: psycopg.Connection,
+    mapping: SyncMapping,
+    snapshot: sql.Identifier,
+    options: RunOptions,
+) -> list[CheckResult]:
+    """Run every gate; raise ValidationError if any failed, else return the results."""
+    snapshot_rows = _count(conn, sql.SQL("SELECT count(*) FROM {}").format(snapshot))
+    live_rows = _count(conn, sql.SQL("SELECT count(*) FROM {}").format(table_identifier(mapping)))
+    results = [
+        check_key_present(conn, mapping, snapshot),
+        check_key_unique(conn, mapping, snapshot),
+        check_not_null(conn, mapping, snapshot),
+        check_min_rows(snapshot_rows, mapping, options),
+        check_shrink_guard(snapshot_rows, live_rows, mapping, options),
+        *run_sql_checks(conn, mapping, snapshot),
+    ]
+    if not all(result.passed for result in results):
+        raise ValidationError(mapping.target.qualified_name, results)
+    return results

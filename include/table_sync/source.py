@@ -1,0 +1,154 @@
+"""Reading the SQL Server source: the schema check, the explicit-column query, error mapping.
+
+Works with any DB-API connection to SQL Server (pymssql through MsSqlHook in the DAG). Driver
+errors are classified here: a dropped or unreachable server is transient, a rejected login or
+query is terminal, because retrying a missing view only delays the page to the operator.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from include.table_sync.conversions import source_expression
+from include.table_sync.errors import (
+    SchemaDifference,
+    SchemaDriftError,
+    SourceQueryError,
+    SourceUnavailableError,
+    SyncError,
+)
+from include.table_sync.mapping import SyncMapping
+from include.table_sync.redaction import redact
+from include.table_sync.sqlserver_types import SqlServerType
+
+# SQL Server / DB-Library error numbers that mean "the server or the network failed".
+_TRANSIENT_NUMBERS = {
+    20002, 20003, 20004, 20006, 20009, 20017, 20020, 20047, 20056,  # DB-Lib: conn/timeout/dead
+    1205,  # deadlock victim
+    -2,  # timeout (python-tds and friends)
+}
+_LOGIN_NUMBERS = {18456, 4060, 18452}
+
+
+def quote(name: str) -> str:
+    return "[" + name.replace("]", "]]") + "]"
+
+
+def select_statement(mapping: SyncMapping) -> str:
+    """The source query: always an explicit column list, never SELECT *."""
+    columns = ",\n  ".join(source_expression(c.source, c.source_type) for c in mapping.columns)
+    if mapping.source.query:
+        origin = f"(\n{mapping.source.query}\n) AS src"
+    else:
+        source = mapping.source
+        origin = ".".join(quote(part) for part in (source.database, source.schema, source.object))
+    return f"SELECT\n  {columns}\nFROM {origin}"
+
+
+def columns_statement(mapping: SyncMapping) -> str:
+    return (
+        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
+        "NUMERIC_SCALE, DATETIME_PRECISION "
+        f"FROM {quote(mapping.source.database)}.INFORMATION_SCHEMA.COLUMNS "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
+    )
+
+
+def compare_columns(
+    mapping: SyncMapping, actual: list[tuple[str, SqlServerType]]
+) -> SchemaDifference:
+    expected = {c.source.lower(): c for c in mapping.columns}
+    found = {name.lower(): (name, sql_type) for name, sql_type in actual}
+    missing = tuple(c.source for key, c in expected.items() if key not in found)
+    unexpected = tuple(name for key, (name, _) in found.items() if key not in expected)
+    retyped = tuple(
+        (c.source, str(c.source_type), str(found[key][1]))
+        for key, c in expected.items()
+        if key in found and _comparable(found[key][1]) != _comparable(c.source_type)
+    )
+    return SchemaDifference(missing, unexpected, retyped)
+
+
+def _comparable(sql_type: SqlServerType) -> str:
+    # decimal and numeric are synonyms in SQL Server
+    return str(sql_type).replace("numeric", "decimal")
+
+
+def check_source_schema(conn: Any, mapping: SyncMapping, log) -> SchemaDifference:
+    """Compare the source object's declared columns with the mapping; raise on drift.
+
+    Missing or retyped columns fail the run. Columns the view gained are only logged: the
+    explicit column list does not read them, so they cannot corrupt anything.
+    """
+    if mapping.source.query:
+        return SchemaDifference((), (), ())  # a custom query has no catalog entry to compare
+    cursor = conn.cursor()
+    cursor.execute(columns_statement(mapping), (mapping.source.schema, mapping.source.object))
+    actual = [
+        (row[0], SqlServerType.from_information_schema(row[1], row[2], row[3], row[4], row[5]))
+        for row in cursor.fetchall()
+    ]
+    cursor.close()
+    if not actual:
+        # Let the real query report it exactly as SQL Server does (error 208).
+        return SchemaDifference((), (), ())
+    difference = compare_columns(mapping, actual)
+    if difference.missing or difference.retyped:
+        raise SchemaDriftError(mapping.source.qualified_name, difference)
+    if difference.unexpected:
+        log.warning(
+            "source %s has column(s) the mapping does not read: %s",
+            mapping.source.qualified_name, ", ".join(difference.unexpected),
+        )
+    return difference
+
+
+def check_result_columns(mapping: SyncMapping, description) -> None:
+    """The result set must carry exactly the mapped columns, in order, before rows are read."""
+    names = [entry[0] for entry in description or ()]
+    expected = [c.source for c in mapping.columns]
+    if [n.lower() for n in names] != [e.lower() for e in expected]:
+        difference = SchemaDifference(
+            tuple(e for e in expected if e.lower() not in {n.lower() for n in names}),
+            tuple(n for n in names if n.lower() not in {e.lower() for e in expected}),
+            (),
+        )
+        raise SchemaDriftError(mapping.source.qualified_name, difference)
+
+
+def stream_rows(cursor, batch_rows: int) -> Iterator[list[tuple]]:
+    """Yield batches of rows; the driver reads from the socket as we go."""
+    while True:
+        batch = cursor.fetchmany(batch_rows)
+        if not batch:
+            return
+        yield batch
+
+
+def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -> SyncError:
+    """Turn a driver exception into a transient or terminal SyncError with a clean message."""
+    if isinstance(error, SyncError):
+        return error
+    number = _error_number(error)
+    message = redact(_error_text(error), secrets)
+    if number in _LOGIN_NUMBERS:
+        return SourceQueryError(f"SQL Server login failed (error {number}): {message}", number)
+    if number in _TRANSIENT_NUMBERS or number is None or type(error).__name__ in {"InterfaceError"}:
+        return SourceUnavailableError(f"SQL Server unavailable: {message}")
+    return SourceQueryError(f"SQL Server error {number}: {message}", number)
+
+
+def _error_number(error: BaseException) -> int | None:
+    for attr in ("number",):
+        value = getattr(error, attr, None)
+        if isinstance(value, int):
+            return value
+    if error.args and isinstance(error.args[0], int):
+        return error.args[0]
+    return None
+
+
+def _error_text(error: BaseException) -> str:
+    if len(error.args) >= 2 and isinstance(error.args[1], (bytes, bytearray)):
+        return error.args[1].decode("utf-8", "replace").strip()
+    return str(error).strip()
