@@ -129,7 +129,7 @@ _FLAG_INVALID = "coalesce(rtrim({raw}), '') NOT IN ('X', '')"
 
 # datetime2 text from CONVERT(..., 121): 'YYYY-MM-DD hh:mm:ss.fffffff'. Truncating the text to
 # 26 characters drops the 7th digit: truncation, never rounding, and 9999-12-31 stays in range.
-_DATETIME2_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,7})?$"
+_DATETIME2_PATTERN = r"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}} [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(\.[0-9]{{1,7}})?$"
 _DATETIME2_INVALID = "({raw} IS NOT NULL AND {raw} !~ " + "'" + _DATETIME2_PATTERN + "')"
 
 
