@@ -60,11 +60,11 @@ def split_batches(script: str) -> list[str]:
     return [batch.strip() for batch in _GO_LINE.split(script) if batch.strip()]
 
 
-def _connect(host: str, user: str, password: str, database: str) -> pymssql.Connection:
+def _connect(host: str, port: int, user: str, password: str, database: str) -> pymssql.Connection:
     # Autocommit: CREATE DATABASE refuses to run inside a transaction.
     return pymssql.connect(
         server=host,
-        port="1433",
+        port=str(port),
         user=user,
         password=password,
         database=database,
@@ -74,35 +74,37 @@ def _connect(host: str, user: str, password: str, database: str) -> pymssql.Conn
     )
 
 
-def ensure_database_and_login(host: str, sa_password: str, login: str, password: str) -> None:
+def ensure_database_and_login(host: str, port: int, sa_password: str, login: str, password: str) -> None:
     """Create ProcessStatus and the demo login (as its db_owner) if they are missing."""
-    with _connect(host, "sa", sa_password, "master") as conn:
+    with _connect(host, port, "sa", sa_password, "master") as conn:
         cursor = conn.cursor()
         cursor.execute(ENSURE_DATABASE)
         cursor.execute(ENSURE_LOGIN, {"login": login, "password": password})
-    with _connect(host, "sa", sa_password, DATABASE) as conn:
+    with _connect(host, port, "sa", sa_password, DATABASE) as conn:
         conn.cursor().execute(ENSURE_DATABASE_OWNER, {"login": login})
     log.info("database %s and login %s are ready", DATABASE, login)
 
 
-def run_script(host: str, login: str, password: str, script: Path) -> None:
-    """Run a T-SQL script against ProcessStatus, one GO batch at a time."""
+def run_script(host: str, port: int, login: str, password: str, script: Path) -> int:
+    """Run a T-SQL script against ProcessStatus, one GO batch at a time; return the batch count."""
     batches = split_batches(script.read_text(encoding="utf-8"))
-    with _connect(host, login, password, DATABASE) as conn:
+    with _connect(host, port, login, password, DATABASE) as conn:
         cursor = conn.cursor()
         for batch in batches:
             cursor.execute(batch)
     log.info("ran %s (%d batches)", script.name, len(batches))
+    return len(batches)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     host = os.environ.get("MSSQL_HOST", "mssql")
+    port = int(os.environ.get("MSSQL_PORT", "1433"))
     login = os.environ.get("MSSQL_USER", "demo")
     password = os.environ["MSSQL_PASSWORD"]
     script = Path(os.environ.get("MSSQL_SOURCE_SCRIPT", DEFAULT_SCRIPT))
-    ensure_database_and_login(host, os.environ["MSSQL_SA_PASSWORD"], login, password)
-    run_script(host, login, password, script)
+    ensure_database_and_login(host, port, os.environ["MSSQL_SA_PASSWORD"], login, password)
+    run_script(host, port, login, password, script)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import jsonschema
+import pymssql
 import pytest
 import yaml
 
@@ -345,8 +346,12 @@ def test_mssql_init_runs_the_demo_script_and_generator(services):
     assert generator and generator.is_file(), "devtools/demo_source/generate.py is missing"
 
 
-def test_init_script_splits_the_demo_script_at_go_lines():
-    mssql_init = load_module(REPO_ROOT / "docker/mssql_init.py")
+@pytest.fixture(scope="module")
+def mssql_init() -> ModuleType:
+    return load_module(REPO_ROOT / "docker/mssql_init.py")
+
+
+def test_init_script_splits_the_demo_script_at_go_lines(mssql_init):
     script = "USE ProcessStatus;\nGO\nSELECT 1 AS Goal\n  go -- done\n\nGO\nSELECT 'GO'\n"
     assert mssql_init.split_batches(script) == [
         "USE ProcessStatus;",
@@ -505,3 +510,24 @@ def test_generator_accepts_the_flags_mssql_init_passes(services):
     ).stdout
     unknown = {flag for flag in flags if flag not in usage}
     assert not unknown, f"the generator does not accept {unknown}"
+
+
+def test_init_script_runs_the_demo_script_over_tds(mssql_init):
+    # The batch runner end to end: the real pymssql driver, a real socket, the emulator.
+    # (Creating the database and the login needs a real SQL Server's sa, so it is not run here.)
+    from devtools.mssql_emulator import MssqlEmulator
+
+    script = REPO_ROOT / "devtools/demo_source/create_source.sql"
+    with MssqlEmulator() as emulator:
+        ran = mssql_init.run_script(emulator.host, emulator.port, emulator.user, emulator.password, script)
+        assert ran == len(mssql_init.split_batches(script.read_text(encoding="utf-8")))
+        # Twice: `docker compose up` reruns the one-shot on an existing volume.
+        mssql_init.run_script(emulator.host, emulator.port, emulator.user, emulator.password, script)
+        with pymssql.connect(**emulator.connect_kwargs(login_timeout=10)) as conn:
+            cursor = conn.cursor()
+            cursor.execute(
+                "SELECT COUNT(*) FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'vwZSDOrder_Advanced'"
+            )
+            assert cursor.fetchone()[0] == 67
+            cursor.execute("SELECT COUNT(*) FROM dbo.vwZSDOrder_Advanced")
+            assert cursor.fetchone()[0] == 0
