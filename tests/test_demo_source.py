@@ -41,10 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def contract_columns() -> list[tuple[str, str]]:
     with CONTRACT.open(newline="", encoding="utf-8") as handle:
-        return [
-            (row["source_column"], row["sqlserver_type"])
-            for row in csv.DictReader(handle)
-        ]
+        return [(row["source_column"], row["sqlserver_type"]) for row in csv.DictReader(handle)]
 
 
 def column_values(rows: list[tuple], name: str) -> list:
@@ -84,7 +81,9 @@ def test_base_table_declares_the_contract_types_except_where_the_view_casts():
     table_batch = next(b for b in script_batches() if "CREATE TABLE" in b)
     declared = dict(
         re.findall(
-            r"^\s+(\w+)\s+(\w+(?:\(\d+(?:,\d+)?\))?)\s+NULL,?", table_batch, re.M
+            r"^\s+(\w+)\s+(\w+(?:\(\d+(?:,\d+)?\))?)\s+NULL,?",
+            table_batch,
+            re.MULTILINE,
         )
     )
     assert tuple(declared) == BASE_COLUMNS
@@ -102,14 +101,18 @@ def test_base_table_is_permissive_so_failure_tests_can_inject_bad_rows():
 
 
 def test_script_drops_before_it_creates_so_it_can_run_again():
-    statements = [
-        s.sql(dialect="tsql", comments=False).upper() for s in parsed_batches()
+    code = [
+        " ".join(line.strip() for line in batch.splitlines() if not line.strip().startswith("--"))
+        for batch in script_batches()
     ]
-    assert statements[0] == "USE PROCESSSTATUS"
-    assert statements[1].startswith("DROP VIEW IF EXISTS DBO.VWZSDORDER_ADVANCED")
-    assert statements[2].startswith("DROP TABLE IF EXISTS DBO.ZSDORDERITEM")
-    assert statements[3].startswith("CREATE TABLE DBO.ZSDORDERITEM")
-    assert statements[4].startswith("CREATE VIEW DBO.VWZSDORDER_ADVANCED")
+    assert code[:3] == [
+        "USE ProcessStatus;",
+        "IF OBJECT_ID(N'dbo.vwZSDOrder_Advanced', N'V') IS NOT NULL DROP VIEW dbo.vwZSDOrder_Advanced;",
+        "IF OBJECT_ID(N'dbo.ZSDOrderItem', N'U') IS NOT NULL DROP TABLE dbo.ZSDOrderItem;",
+    ]
+    assert code[3].startswith("CREATE TABLE dbo.ZSDOrderItem (")
+    assert code[4].startswith("CREATE VIEW dbo.vwZSDOrder_Advanced AS SELECT")
+    assert len(code) == 5
 
 
 def test_script_batches_split_on_go_lines_only():
@@ -143,9 +146,7 @@ def test_inserts_carry_at_most_a_thousand_rows(sample):
     statements = list(insert_statements(sample[:2500]))
     assert [count for _, count in statements] == [1000, 1000, 500]
     first = statements[0][0]
-    assert first.startswith(
-        "INSERT INTO dbo.ZSDOrderItem (SalesDocument, SalesDocumentItem,"
-    )
+    assert first.startswith("INSERT INTO dbo.ZSDOrderItem (SalesDocument, SalesDocumentItem,")
     assert first.count("\n(") == 1000
 
 
@@ -175,10 +176,7 @@ def test_keys_keep_sap_leading_zeros_and_item_steps_of_ten(sample):
     by_document: dict[str, list[int]] = {}
     for document, item in zip(documents, items, strict=True):
         by_document.setdefault(document, []).append(int(item))
-    assert all(
-        found == list(range(10, 10 * len(found) + 1, 10))
-        for found in by_document.values()
-    )
+    assert all(found == list(range(10, 10 * len(found) + 1, 10)) for found in by_document.values())
     assert max(len(found) for found in by_document.values()) > 1
 
 
@@ -230,11 +228,7 @@ def test_text_carries_umlauts_japanese_and_emoji(sample):
     }
     assert any(ch in value for value in text for ch in "äöüßÄÖÜ")
     assert any("\u3040" <= ch <= "\u9fff" for value in text for ch in value)
-    emoji_rows = [
-        v
-        for v in column_values(sample, "SoldToName")
-        if any(ord(ch) > 0xFFFF for ch in v)
-    ]
+    emoji_rows = [v for v in column_values(sample, "SoldToName") if any(ord(ch) > 0xFFFF for ch in v)]
     assert 0 < len(emoji_rows) < len(sample) // 10
 
 
@@ -246,20 +240,15 @@ def test_fixed_width_values_are_shorter_than_their_nchar(sample):
 
 def test_decimals_are_exact_and_some_open_quantities_negative(sample):
     open_quantities = column_values(sample, "OpenQuantity")
-    assert all(
-        isinstance(v, Decimal) and v.as_tuple().exponent == -3 for v in open_quantities
-    )
+    assert all(isinstance(v, Decimal) and v.as_tuple().exponent == -3 for v in open_quantities)
     assert any(v < 0 for v in open_quantities)
     prices = column_values(sample, "NetPrice")
     assert all(p.as_tuple().exponent == -2 for p in prices)
     assert Decimal("999999999.99") in prices  # the largest decimal(11,2)
-    assert any(
-        v < 0 for v in column_values(sample, "ExchangeRate")
-    )  # indirect quotation
+    assert any(v < 0 for v in column_values(sample, "ExchangeRate"))  # indirect quotation
     for row in sample:
         ordered, delivered, open_ = (
-            row[BASE_COLUMNS.index(c)]
-            for c in ("OrderQuantity", "DeliveredQuantity", "OpenQuantity")
+            row[BASE_COLUMNS.index(c)] for c in ("OrderQuantity", "DeliveredQuantity", "OpenQuantity")
         )
         assert open_ == ordered - delivered
 
@@ -285,6 +274,7 @@ def test_command_line_wants_the_password_from_the_environment():
     env = {k: v for k, v in os.environ.items() if k != "MSSQL_PASSWORD"}
     result = subprocess.run(
         [sys.executable, "-m", "devtools.demo_source.generate", "--rows", "1"],
+        check=False,
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -293,3 +283,155 @@ def test_command_line_wants_the_password_from_the_environment():
     )
     assert result.returncode == 2
     assert "MSSQL_PASSWORD" in result.stderr
+
+
+# --- against the emulator ----------------------------------------------------------------
+
+
+@pytest.fixture
+def conn(mssql):
+    """A pymssql connection to the session's emulator, with freshly created source objects."""
+    connection = pymssql.connect(**mssql.connect_kwargs(login_timeout=10))
+    try:
+        create_source(connection)
+        yield connection
+    finally:
+        connection.close()
+
+
+def declared_type(info: dict) -> str:
+    """An INFORMATION_SCHEMA.COLUMNS row written the way the contract writes types."""
+    data_type = info["DATA_TYPE"]
+    if data_type in ("nvarchar", "nchar", "varchar", "char"):
+        return f"{data_type}({info['CHARACTER_MAXIMUM_LENGTH']})"
+    if data_type in ("decimal", "numeric"):
+        return f"{data_type}({info['NUMERIC_PRECISION']},{info['NUMERIC_SCALE']})"
+    if data_type == "datetime2":
+        return f"datetime2({info['DATETIME_PRECISION']})"
+    return data_type
+
+
+def test_view_has_the_contract_columns_and_types(conn):
+    cursor = conn.cursor(as_dict=True)
+    cursor.execute(
+        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
+        "NUMERIC_SCALE, DATETIME_PRECISION FROM INFORMATION_SCHEMA.COLUMNS "
+        "WHERE TABLE_SCHEMA = 'dbo' AND TABLE_NAME = 'vwZSDOrder_Advanced' "
+        "ORDER BY ORDINAL_POSITION"
+    )
+    found = [(info["COLUMN_NAME"], declared_type(info)) for info in cursor.fetchall()]
+    assert found == contract_columns()
+
+
+def test_creating_again_starts_from_an_empty_table(conn):
+    seed_source(conn, 10, seed=1)
+    create_source(conn)
+    cursor = conn.cursor()
+    cursor.execute("SELECT COUNT(*) FROM dbo.vwZSDOrder_Advanced")
+    assert cursor.fetchone() == (0,)
+
+
+def view_rows(conn) -> dict[tuple[str, str], dict]:
+    cursor = conn.cursor(as_dict=True)
+    cursor.execute("SELECT * FROM dbo.vwZSDOrder_Advanced")
+    return {(row["SalesDocument"], row["SalesDocumentItem"]): row for row in cursor.fetchall()}
+
+
+def test_seeded_rows_come_back_through_the_view_exactly(conn):
+    generated = list(generate_rows(400, seed=5))
+    assert seed_source(conn, 400, seed=5) == 400
+    rows = view_rows(conn)
+    assert len(rows) == 400
+    for values in generated:
+        source = dict(zip(BASE_COLUMNS, values, strict=True))
+        row = rows[(source["SalesDocument"], source["SalesDocumentItem"])]
+        assert list(row) == [name for name, _ in contract_columns()]
+        for name in (
+            "SoldToName",
+            "OrderCreatedAt",
+            "CustomerPODate",
+            "OpenQuantity",
+            "NetPrice",
+            "ExchangeRate",
+            "DeliveryPriority",
+            "ScheduleLineDate",
+        ):
+            assert row[name] == source[name], name
+        # nchar pads to its width; NULL stays NULL.
+        country = source["ShipToCountry"]
+        assert row["ShipToCountry"] == (None if country is None else country.ljust(3))
+        flag = source["CompleteDeliveryFlag"]
+        assert row["CompleteDeliveryFlag"] == (None if flag is None else flag.ljust(1))
+        assert row["PriceUnit"] == int(source["PriceUnit"])
+        blocked = bool(
+            (source["DeliveryBlock"] or "").strip()
+            or (source["BillingBlock"] or "").strip()
+            or source["CreditStatus"] == "B"
+        )
+        assert row["IsBlocked"] is blocked
+        changed = source["LastChangedAt"]
+        expected = None if changed is None else dt.datetime.fromisoformat(changed[:26])
+        assert row["LastChangedAt"] == expected  # 100 ns digit truncated by the client
+    assert any(row["IsBlocked"] for row in rows.values())
+    assert any(not row["IsBlocked"] for row in rows.values())
+
+
+def test_apply_changes_inserts_updates_and_deletes_what_it_reports(conn):
+    seed_source(conn, 200, seed=3)
+    before = view_rows(conn)
+    changes = apply_changes(conn, seed=9, inserts=7, updates=5, deletes=4)
+    after = view_rows(conn)
+
+    assert len(changes.inserted) == 7 and len(changes.updated) == 5 and len(changes.deleted) == 4
+    assert set(after) == (set(before) - set(changes.deleted)) | set(changes.inserted)
+    assert not set(changes.inserted) & set(before)
+    assert not set(changes.updated) & set(changes.deleted)
+    for key in changes.updated:
+        assert after[key] != before[key]
+        assert after[key]["LastChangedAt"] > dt.datetime(2026, 11, 28, 23, 59, 59, 999999)
+        assert after[key]["SoldToName"] == before[key]["SoldToName"]
+    untouched = set(before) - set(changes.updated) - set(changes.deleted)
+    assert all(after[key] == before[key] for key in untouched)
+    for values in changes.inserted_rows:
+        row = after[(values[0], values[1])]
+        assert row["SoldToName"] == values[BASE_COLUMNS.index("SoldToName")]
+
+
+def test_apply_changes_is_deterministic(conn):
+    seed_source(conn, 100, seed=3)
+    first = apply_changes(conn, seed=4, inserts=3, updates=3, deletes=3)
+    first_rows = view_rows(conn)
+    create_source(conn)
+    seed_source(conn, 100, seed=3)
+    second = apply_changes(conn, seed=4, inserts=3, updates=3, deletes=3)
+    assert second == first
+    assert view_rows(conn) == first_rows
+
+
+def test_command_line_creates_and_seeds(mssql):
+    emulator = mssql
+    env = dict(os.environ, MSSQL_PASSWORD=emulator.password)
+    command = [
+        sys.executable,
+        "-m",
+        "devtools.demo_source.generate",
+        "--rows",
+        "1500",
+        "--seed",
+        "2",
+        "--server",
+        emulator.host,
+        "--port",
+        str(emulator.port),
+    ]
+    result = subprocess.run(
+        command, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "seeded 1500/1500 rows" in result.stderr
+    assert "rows/s" in result.stderr
+    assert emulator.password not in result.stdout + result.stderr
+    with pymssql.connect(**emulator.connect_kwargs()) as check:
+        cursor = check.cursor()
+        cursor.execute("SELECT COUNT(*), MIN(SalesDocument) FROM dbo.vwZSDOrder_Advanced")
+        assert cursor.fetchone() == (1500, "0000010000")

@@ -5,10 +5,13 @@
 USE ProcessStatus;
 GO
 
-DROP VIEW IF EXISTS dbo.vwZSDOrder_Advanced;
+-- IF OBJECT_ID rather than DROP ... IF EXISTS: it also runs on SQL Server before 2016.
+IF OBJECT_ID(N'dbo.vwZSDOrder_Advanced', N'V') IS NOT NULL
+    DROP VIEW dbo.vwZSDOrder_Advanced;
 GO
 
-DROP TABLE IF EXISTS dbo.ZSDOrderItem;
+IF OBJECT_ID(N'dbo.ZSDOrderItem', N'U') IS NOT NULL
+    DROP TABLE dbo.ZSDOrderItem;
 GO
 
 -- One row per sales-order item, as SAP replicates it: text fields keep SAP's raw encodings
