@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -11,6 +12,13 @@ import pytest
 from psycopg import sql
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Airflow reads its configuration at import: give the test session its own home, no examples.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="oos-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
 
 from devtools.embedded_postgres import EmbeddedPostgres  # noqa: E402
 from devtools.mssql_emulator import MssqlEmulator  # noqa: E402

@@ -1,0 +1,218 @@
+"""Airflow glue for the sync engine: a DAG of extract -> validate -> replace (+ cleanup).
+
+The engine in ``include/table_sync`` knows nothing of Airflow. This module supplies what only
+Airflow has: connections (``MsSqlHook``/``PostgresHook``, so credentials come from Airflow
+connections or a secrets backend), params, retries, timeouts, XCom, an Asset and callbacks.
+A DAG file calls :func:`build_sync_dag` with a mapping file; nothing heavy runs at parse time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+
+# Connection settings the sync relies on when the Airflow connection does not set them: a
+# bounded login and query wait, so a dead SQL Server cannot hang a task until its timeout.
+SOURCE_CONNECT_DEFAULTS = {"tds_version": "7.4", "login_timeout": 15, "timeout": 120}
+
+log = logging.getLogger("table_sync")
+
+
+def _mapping(mapping_file: str):
+    from include.table_sync.mapping import load_mapping
+
+    return load_mapping(MAPPINGS_DIR / mapping_file)
+
+
+def _sync_context(mapping_file: str):
+    """Build the engine's context from Airflow connections (looked up at run time only)."""
+    from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from include.table_sync.pipeline import SyncContext
+
+    mapping = _mapping(mapping_file)
+    context = get_current_context()
+    source_hook = MsSqlHook(mssql_conn_id=mapping.source.conn_id)
+    target_hook = PostgresHook(postgres_conn_id=mapping.target.conn_id)
+    source_connection = source_hook.connection
+    # Fill in missing timeouts before the hook builds its pymssql connection from the extras.
+    extras = {**SOURCE_CONNECT_DEFAULTS, **source_connection.extra_dejson}
+    extras["tds_version"] = str(extras["tds_version"])  # a URI's "7.4" arrives as a float
+    source_connection.extra = json.dumps(extras)
+    secrets = tuple(
+        s for s in (source_connection.password, target_hook.connection.password) if s
+    )
+    return SyncContext(
+        mapping=mapping,
+        run_id=context["run_id"],
+        connect_source=source_hook.get_conn,
+        connect_target=target_hook.get_conn,
+        secrets=secrets,
+        log=log,
+    )
+
+
+def _raise_for_airflow(error: Exception) -> None:
+    """Transient failures retry (AirflowException); data and config failures fail at once."""
+    from include.table_sync.errors import SyncError
+
+    if isinstance(error, SyncError) and error.transient:
+        raise AirflowException(str(error)) from None
+    raise AirflowFailException(str(error)) from None
+
+
+def _run_options():
+    from include.table_sync.checks import RunOptions
+
+    params = get_current_context()["params"]
+    max_shrink = params.get("max_shrink")
+    return RunOptions(
+        allow_empty=bool(params.get("allow_empty", False)),
+        max_shrink=None if max_shrink is None else float(max_shrink),
+        dry_run=bool(params.get("dry_run", False)),
+    )
+
+
+def failure_summary(context: dict[str, Any]) -> str:
+    ti = context.get("ti") or context.get("task_instance")
+    exception = context.get("exception")
+    first_line = str(exception).splitlines()[0] if exception else "unknown error"
+    return (
+        f"{getattr(ti, 'dag_id', '?')}.{getattr(ti, 'task_id', '?')} failed "
+        f"(run {context.get('run_id', '?')}, try {getattr(ti, 'try_number', '?')}): "
+        f"{type(exception).__name__ if exception else 'Error'}: {first_line}"
+    )
+
+
+def make_failure_callback(notifiers: Sequence[Any] = ()):
+    """A task failure callback: one summary line in the log, then each configured notifier."""
+
+    def on_failure(context: dict[str, Any]) -> None:
+        log.error("SYNC FAILED: %s", failure_summary(context))
+        for notifier in notifiers:
+            try:
+                notifier(context)
+            except Exception as exc:  # noqa: BLE001 - a broken notifier must not mask the failure
+                log.error("notifier %s failed: %s", type(notifier).__name__, exc)
+
+    return on_failure
+
+
+def build_sync_dag(
+    *,
+    dag_id: str,
+    mapping_file: str,
+    doc_md: str | None,
+    schedule: str | None = None,
+    tags: Sequence[str] = (),
+    owner: str = "data-engineering",
+    notifiers: Sequence[Any] = (),
+    start_date: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+):
+    """Build the extract -> validate -> replace DAG for one mapping file."""
+    schedule = schedule or os.environ.get("TABLE_SYNC_SCHEDULE") or "*/5 * * * *"
+    mapping = _mapping(mapping_file)  # parse-time validation: a broken mapping is an import error
+    target_asset = Asset(
+        name=f"{mapping.target.conn_id}.{mapping.target.qualified_name}",
+        uri=f"table-sync://{mapping.target.conn_id}/{mapping.target.schema}/{mapping.target.table}",
+    )
+    on_failure = make_failure_callback(notifiers)
+    transient_retries = {
+        "retries": 3,
+        "retry_delay": dt.timedelta(seconds=15),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(minutes=1),
+    }
+
+    @dag(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=start_date,
+        catchup=False,
+        max_active_runs=1,
+        # A run must end inside its five-minute slot; the next one takes over from there.
+        dagrun_timeout=dt.timedelta(minutes=5),
+        doc_md=doc_md,
+        tags=list(tags),
+        default_args={"owner": owner, "on_failure_callback": on_failure, "retries": 0},
+        params={
+            "dry_run": Param(False, type="boolean", description="Extract and validate only; leave the table as it is."),
+            "allow_empty": Param(False, type="boolean", description="Accept an empty source (empties the table)."),
+            "max_shrink": Param(
+                None, type=["null", "number"], minimum=0, maximum=1,
+                description="For this run only: the largest accepted shrink, 0 to 1 (1 = any).",
+            ),
+        },
+    )
+    def sync_dag():
+        @task(execution_timeout=dt.timedelta(minutes=3), **transient_retries)
+        def extract() -> dict[str, Any]:
+            """Read the source into a converted staging snapshot in PostgreSQL."""
+            from include.table_sync.pipeline import extract as run_extract
+
+            try:
+                return run_extract(_sync_context(mapping_file)).to_dict()
+            except Exception as exc:  # noqa: BLE001
+                _raise_for_airflow(exc)
+
+        @task(execution_timeout=dt.timedelta(minutes=1), **transient_retries)
+        def validate(staged: dict[str, Any]) -> list[dict[str, Any]]:
+            """Gate the snapshot: key, NOT NULL, minimum rows, shrink guard, mapping checks."""
+            from include.table_sync.pipeline import StagedSnapshot
+            from include.table_sync.pipeline import validate as run_validate
+
+            try:
+                results = run_validate(_sync_context(mapping_file), StagedSnapshot.from_dict(staged), _run_options())
+            except Exception as exc:  # noqa: BLE001
+                _raise_for_airflow(exc)
+            return [result.as_dict() for result in results]
+
+        @task(execution_timeout=dt.timedelta(minutes=2), outlets=[target_asset], **transient_retries)
+        def replace(staged: dict[str, Any], checks: list[dict[str, Any]]) -> dict[str, Any]:
+            """Apply the snapshot to the live table in one transaction (skipped on dry runs)."""
+            from include.table_sync.pipeline import StagedSnapshot, mark_dry_run
+            from include.table_sync.pipeline import replace as run_replace
+
+            snapshot = StagedSnapshot.from_dict(staged)
+            try:
+                context = _sync_context(mapping_file)
+                if _run_options().dry_run:
+                    mark_dry_run(context, snapshot)
+                    return {"dry_run": True, "rows_fetched": snapshot.rows_fetched}
+                counts = run_replace(context, snapshot)
+            except Exception as exc:  # noqa: BLE001
+                _raise_for_airflow(exc)
+            return {
+                "inserted": counts.inserted,
+                "updated": counts.updated,
+                "deleted": counts.deleted,
+                "unchanged": counts.unchanged,
+                "rows_in_table": counts.rows_in_table,
+            }
+
+        @task(trigger_rule="all_done", execution_timeout=dt.timedelta(minutes=1), retries=1)
+        def cleanup() -> None:
+            """Drop this run's staging tables, whatever happened upstream."""
+            from include.table_sync.pipeline import StagedSnapshot
+            from include.table_sync.pipeline import cleanup as run_cleanup
+
+            # Pulled by hand: when extract failed there is no XCom, and cleanup must still run.
+            staged = get_current_context()["ti"].xcom_pull(task_ids="extract")
+            run_cleanup(_sync_context(mapping_file), StagedSnapshot.from_dict(staged) if staged else None)
+
+        staged = extract()
+        checks = validate(staged)
+        applied = replace(staged, checks)
+        applied >> cleanup()
+
+    return sync_dag()
