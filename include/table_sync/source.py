@@ -23,7 +23,7 @@ from include.table_sync.sqlserver_types import SqlServerType
 
 # SQL Server / DB-Library error numbers that mean "the server or the network failed".
 _TRANSIENT_NUMBERS = {
-    20002, 20003, 20004, 20006, 20009, 20017, 20020, 20047, 20056,  # DB-Lib: conn/timeout/dead
+    20003, 20004, 20006, 20009, 20017, 20020, 20047, 20056,  # DB-Lib: timeout, dead socket
     1205,  # deadlock victim
     -2,  # timeout (python-tds and friends)
 }
@@ -129,26 +129,54 @@ def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -
     """Turn a driver exception into a transient or terminal SyncError with a clean message."""
     if isinstance(error, SyncError):
         return error
+    if not _is_driver_error(error):
+        return SyncError(f"{type(error).__name__} while reading the source: {redact(str(error), secrets)}")
+    text = redact(_error_text(error), secrets)
+    server_words = _server_words(text)
+    if not server_words:
+        # Only FreeTDS's own messages: the client could not reach or lost the server. (pymssql
+        # keeps the number of the last *server* message, so the number is not trusted here.)
+        return SourceUnavailableError(f"SQL Server unavailable: {text}")
     number = _error_number(error)
-    message = redact(_error_text(error), secrets)
-    if number in _LOGIN_NUMBERS:
-        return SourceQueryError(f"SQL Server login failed (error {number}): {message}", number)
-    if number in _TRANSIENT_NUMBERS or number is None or type(error).__name__ in {"InterfaceError"}:
-        return SourceUnavailableError(f"SQL Server unavailable: {message}")
-    return SourceQueryError(f"SQL Server error {number}: {message}", number)
+    if server_words.startswith(("Login failed", "Cannot open database")) or number in _LOGIN_NUMBERS:
+        return SourceQueryError(f"SQL Server login failed (error {number}): {server_words}", number)
+    if number in _TRANSIENT_NUMBERS:
+        return SourceUnavailableError(f"SQL Server unavailable (error {number}): {server_words}")
+    return SourceQueryError(f"SQL Server error {number}: {server_words}", number)
+
+
+def _is_driver_error(error: BaseException) -> bool:
+    # DB-API drivers derive their errors from a class named Error/DatabaseError/InterfaceError.
+    return any(cls.__name__ in {"Error", "DatabaseError", "InterfaceError", "OperationalError"}
+               for cls in type(error).__mro__) or type(error).__module__.startswith(("pymssql", "pytds"))
+
+
+def _server_words(text: str) -> str:
+    return text.split("DB-Lib error message")[0].strip()
+
+
+def _driver_args(error: BaseException) -> tuple:
+    # pymssql wraps (number, message) in a tuple inside args; other drivers put them flat.
+    args = error.args
+    if len(args) == 1 and isinstance(args[0], tuple):
+        return args[0]
+    return args
 
 
 def _error_number(error: BaseException) -> int | None:
-    for attr in ("number",):
-        value = getattr(error, attr, None)
-        if isinstance(value, int):
-            return value
-    if error.args and isinstance(error.args[0], int):
-        return error.args[0]
+    value = getattr(error, "number", None)
+    if isinstance(value, int):
+        return value
+    args = _driver_args(error)
+    if args and isinstance(args[0], int):
+        return args[0]
     return None
 
 
 def _error_text(error: BaseException) -> str:
-    if len(error.args) >= 2 and isinstance(error.args[1], (bytes, bytearray)):
-        return error.args[1].decode("utf-8", "replace").strip()
-    return str(error).strip()
+    args = _driver_args(error)
+    text = args[1] if len(args) >= 2 else str(error)
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode("utf-8", "replace")
+    text = str(text)
+    return " ".join(text.split())

@@ -1,0 +1,132 @@
+"""Helpers for sync tests: contexts over real connections, table checksums, the contract in Python.
+
+``expected_target_row`` is an independent implementation of the contract's conversions in
+Python, so tests compare what PostgreSQL holds with what the contract says it must hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import psycopg
+import pymssql
+
+from include.table_sync.mapping import SyncMapping, load_mapping
+from include.table_sync.pipeline import SyncContext
+from tests.conftest import REPO_ROOT
+
+OPEN_ORDERS_MAPPING = REPO_ROOT / "include" / "mappings" / "open_orders.yaml"
+
+
+def open_orders_mapping() -> SyncMapping:
+    return load_mapping(OPEN_ORDERS_MAPPING)
+
+
+def source_connection(mssql, **overrides):
+    kwargs = mssql.connect_kwargs(login_timeout=5, timeout=30)
+    kwargs.update(overrides)
+    conn = pymssql.connect(**kwargs)
+    conn.autocommit(True)
+    return conn
+
+
+def make_context(mapping, mssql, dsn, run_id="run-1", source_overrides=None, log=None) -> SyncContext:
+    return SyncContext(
+        mapping=mapping,
+        run_id=run_id,
+        connect_source=lambda: source_connection(mssql, **(source_overrides or {})),
+        connect_target=lambda: psycopg.connect(dsn),
+        secrets=(mssql.password,),
+        log=log or logging.getLogger("table_sync"),
+    )
+
+
+def table_checksum(dsn: str, table: str = "public.open_orders") -> tuple[int, str]:
+    """Row count and an md5 over every column of every row, in id order."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t.id)), '') FROM {table} t"
+        ).fetchone()
+
+
+def last_success_at(dsn: str, view: str = "public.open_orders_sync_status"):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(f"SELECT last_success_at FROM {view}").fetchone()[0]
+
+
+def history(dsn: str) -> list[dict]:
+    with psycopg.connect(dsn, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute("SELECT * FROM table_sync.history ORDER BY id").fetchall()
+
+
+def staging_tables(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        return [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'table_sync' AND tablename <> 'history'"
+            )
+        ]
+
+
+# -- the contract, in Python ---------------------------------------------------------------------
+
+
+def _blank(value) -> bool:
+    return value is None or str(value).strip(" ") == ""
+
+
+def convert_value(conversion: str, value):
+    if conversion == "trim":
+        return value.rstrip(" ")
+    if conversion == "trim_empty_null":
+        return None if _blank(value) else value.rstrip(" ")
+    if conversion == "sap_date":
+        if _blank(value) or value == "00000000":
+            return None
+        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+    if conversion == "sap_time":
+        return None if _blank(value) else dt.time(int(value[:2]), int(value[2:4]), int(value[4:6]))
+    if conversion == "sap_numc_int":
+        return None if _blank(value) else int(value)
+    if conversion == "sap_flag":
+        return (value or "").rstrip(" ") == "X"
+    if conversion == "date_part":
+        return None if value is None else value.date()
+    if conversion == "datetime2_to_us":
+        if value is None:
+            return None
+        # text from CONVERT(varchar(27), x, 121): keep 6 of the 7 fractional digits (truncate)
+        date_part, time_part = value.split(" ")
+        whole, _, fraction = time_part.partition(".")
+        return dt.datetime.fromisoformat(f"{date_part} {whole}").replace(
+            microsecond=int((fraction + "000000")[:6])
+        )
+    if conversion == "none":
+        return value
+    raise AssertionError(f"no reference for conversion {conversion}")
+
+
+def source_rows_as_text(mssql, mapping: SyncMapping) -> dict[tuple, tuple]:
+    """Read the view independently (pymssql, datetime2 as text) keyed by the raw key."""
+    select = ", ".join(
+        f"CONVERT(varchar(27), [{c.source}], 121)" if c.source_type.name == "datetime2" else f"[{c.source}]"
+        for c in mapping.columns
+    )
+    with source_connection(mssql) as conn:
+        cursor = conn.cursor()
+        cursor.execute(f"SELECT {select} FROM ProcessStatus.dbo.vwZSDOrder_Advanced")
+        rows = cursor.fetchall()
+    return {(row[0].rstrip(" "), row[1].rstrip(" ")): row for row in rows}
+
+
+def expected_target_row(mapping: SyncMapping, raw_row: tuple) -> tuple:
+    return tuple(convert_value(c.conversion, value) for c, value in zip(mapping.columns, raw_row, strict=True))
+
+
+def target_rows(dsn: str, mapping: SyncMapping) -> dict[tuple, tuple]:
+    columns = ", ".join(f'"{c.target}"' for c in mapping.columns)
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(f"SELECT {columns} FROM public.open_orders").fetchall()
+    return {(row[0], row[1]): row for row in rows}
