@@ -76,9 +76,7 @@ class PacketReader:
 
     def read_packet(self) -> tuple[int, int, bytes]:
         """One packet: (type, status, payload)."""
-        ptype, status, length, _spid, _packet_id, _window = HEADER.unpack(
-            self._read_exact(HEADER_SIZE)
-        )
+        ptype, status, length, _spid, _packet_id, _window = HEADER.unpack(self._read_exact(HEADER_SIZE))
         if length < HEADER_SIZE or length > self.max_packet_size:
             raise ProtocolError(f"invalid packet length {length}")
         return ptype, status, self._read_exact(length - HEADER_SIZE)
@@ -93,9 +91,7 @@ class PacketReader:
                 # The client gave up on the message it was sending; it expects DONE_ATTN.
                 return Message(PKT_ATTENTION, status, b"")
             if next_type != ptype:
-                raise ProtocolError(
-                    f"packet type changed mid-message ({ptype} -> {next_type})"
-                )
+                raise ProtocolError(f"packet type changed mid-message ({ptype} -> {next_type})")
             parts.append(payload)
         return Message(ptype, status, b"".join(parts))
 
@@ -103,54 +99,41 @@ class PacketReader:
 class PacketWriter:
     """Splits an outgoing token stream into TABULAR_RESULT packets of the negotiated size.
 
-    Bytes are buffered and sent with one ``sendall`` per ``flush_threshold`` bytes, so large
-    result sets go out in big writes while each packet stays within ``packet_size``.
+    ``write`` only buffers; the caller decides when to send (``flush_full_packets``), so it can
+    look for an ATTENTION between writes, and large result sets go out in big ``sendall`` calls
+    while each packet stays within ``packet_size``.
     """
 
-    def __init__(
-        self,
-        sock: socket.socket,
-        packet_size: int = DEFAULT_PACKET_SIZE,
-        flush_threshold: int = 256 * 1024,
-    ):
+    def __init__(self, sock: socket.socket, packet_size: int = DEFAULT_PACKET_SIZE):
         self.sock = sock
         self.packet_size = packet_size
-        self.flush_threshold = flush_threshold
         self.spid = 0
         self._buffer = bytearray()
         self._packet_id = 1
 
     def write(self, data: bytes) -> None:
         self._buffer += data
-        if len(self._buffer) >= self.flush_threshold:
-            self.flush_full_packets()
 
     @property
     def buffered(self) -> int:
         return len(self._buffer)
 
-    def _frame(self, payload_len_limit: int, final: bool) -> bytes:
+    def _send_packets(self, length: int, final: bool) -> None:
+        """Frame and send the first ``length`` buffered bytes; EOM on the last packet if final."""
         body = self.packet_size - HEADER_SIZE
-        buf = self._buffer
-        view = memoryview(buf)
+        view = memoryview(self._buffer)
         out = bytearray()
         pos = 0
-        end = payload_len_limit
-        pack = HEADER.pack_into
-        while pos < end or (final and pos == 0 and end == 0):
-            n = min(body, end - pos)
-            last = final and pos + n >= end
-            start = len(out)
-            out += b"\0" * HEADER_SIZE
-            pack(
-                out,
-                start,
+        while True:
+            n = min(body, length - pos)
+            last = pos + n >= length
+            out += HEADER.pack(
                 PKT_TABULAR_RESULT,
-                STATUS_EOM if last else 0,
+                STATUS_EOM if last and final else 0,
                 n + HEADER_SIZE,
                 self.spid,
                 self._packet_id,
-                0,
+                0,  # Window
             )
             out += view[pos : pos + n]
             self._packet_id = (self._packet_id + 1) & 0xFF
@@ -158,30 +141,26 @@ class PacketWriter:
             if last:
                 break
         view.release()
-        del buf[:pos]
-        return bytes(out)
+        del self._buffer[:pos]
+        self.sock.sendall(out)
 
     def flush_full_packets(self) -> None:
-        """Send every complete packet buffered so far (not the end of the message)."""
+        """Send every complete packet buffered so far (the message stays open)."""
         body = self.packet_size - HEADER_SIZE
-        # Keep at least one byte back so the final packet (with EOM) is never empty.
+        # Keep at least one byte back so the packet that ends the message is never empty.
         full = ((len(self._buffer) - 1) // body) * body
         if full > 0:
-            self.sock.sendall(self._frame(full, final=False))
+            self._send_packets(full, final=False)
 
     def flush_all_without_eom(self) -> None:
         """Send everything buffered, keeping the message open (before a pause or a close)."""
         if self._buffer:
-            self.sock.sendall(self._frame(len(self._buffer), final=False))
+            self._send_packets(len(self._buffer), final=False)
 
     def end_message(self) -> None:
         """Send everything buffered; the last packet carries EOM."""
-        self.sock.sendall(self._frame(len(self._buffer), final=True))
+        self._send_packets(len(self._buffer), final=True)
         self._packet_id = 1
-
-    def discard(self) -> None:
-        """Drop buffered bytes not yet sent (after ATTENTION)."""
-        self._buffer.clear()
 
 
 # --- 2.2.5.3 ALL_HEADERS (prefix of SQLBatch, RPC and transaction manager requests) ---------
@@ -372,9 +351,7 @@ TM_SAVE_XACT = 9
 @dataclass
 class TransactionRequest:
     request_type: int  # TM_* above
-    begin_new: (
-        bool  # commit/rollback with fBeginXact: start a new transaction afterwards
-    )
+    begin_new: bool  # commit/rollback with fBeginXact: start a new transaction afterwards
 
 
 def parse_transaction_request(payload: bytes, tds_version: int) -> TransactionRequest:
@@ -520,9 +497,7 @@ def _read_typed_value(c: _Cursor) -> tuple[str, object]:
             }[t], None
         raw = c.take(n)
         if t == 0x26:
-            return "bigint" if size == 8 else "int", int.from_bytes(
-                raw, "little", signed=n > 1
-            )
+            return "bigint" if size == 8 else "int", int.from_bytes(raw, "little", signed=n > 1)
         if t == 0x68:
             return "bit", raw != b"\x00"
         if t == 0x6D:
@@ -537,13 +512,9 @@ def _read_typed_value(c: _Cursor) -> tuple[str, object]:
         if n == 8:
             days, ticks = struct.unpack("<iI", raw)
             base = dt.datetime(1900, 1, 1) + dt.timedelta(days=days)
-            return "datetime", base + dt.timedelta(
-                microseconds=round(ticks * 10000 / 3)
-            )
+            return "datetime", base + dt.timedelta(microseconds=round(ticks * 10000 / 3))
         days, minutes = struct.unpack("<HH", raw)
-        return "smalldatetime", dt.datetime(1900, 1, 1) + dt.timedelta(
-            days=days, minutes=minutes
-        )
+        return "smalldatetime", dt.datetime(1900, 1, 1) + dt.timedelta(days=days, minutes=minutes)
     if t in (0x30, 0x34, 0x38, 0x7F, 0x32):  # fixed INT1/INT2/INT4/INT8/BIT
         size = {0x30: 1, 0x34: 2, 0x38: 4, 0x7F: 8, 0x32: 1}[t]
         raw = c.take(size)
@@ -628,6 +599,4 @@ def _read_typed_value(c: _Cursor) -> tuple[str, object]:
             tz = dt.timezone(dt.timedelta(minutes=offset))
             value = (value.replace(tzinfo=dt.UTC)).astimezone(tz)
         return name, value
-    raise ProtocolError(
-        f"RPC parameter type 0x{t:02X} is not supported by the emulator"
-    )
+    raise ProtocolError(f"RPC parameter type 0x{t:02X} is not supported by the emulator")

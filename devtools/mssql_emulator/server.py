@@ -71,9 +71,7 @@ class ResultCache:
 
     def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES):
         self.max_bytes = max_bytes
-        self._entries: collections.OrderedDict[Hashable, CachedResult] = (
-            collections.OrderedDict()
-        )
+        self._entries: collections.OrderedDict[Hashable, CachedResult] = collections.OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
@@ -138,9 +136,7 @@ class EmulatorServer:
         listener.listen(128)
         self.port = listener.getsockname()[1]
         self._listener = listener
-        threading.Thread(
-            target=self._accept_loop, name="tds-accept", daemon=True
-        ).start()
+        threading.Thread(target=self._accept_loop, name="tds-accept", daemon=True).start()
 
     def _accept_loop(self) -> None:
         while not self._stopping.is_set():
@@ -153,17 +149,13 @@ class EmulatorServer:
                 time.sleep(0.05)
                 continue
             if self.faults.take("refuse_connections"):
-                log.info(
-                    "fault refuse_connections: closing connection from %s", address
-                )
+                log.info("fault refuse_connections: closing connection from %s", address)
                 sock.close()
                 continue
             connection = ClientConnection(self, sock, address, next(self._spids))
             with self._lock:
                 self._connections.add(connection)
-            threading.Thread(
-                target=connection.run, name=f"tds-spid-{connection.spid}", daemon=True
-            ).start()
+            threading.Thread(target=connection.run, name=f"tds-spid-{connection.spid}", daemon=True).start()
 
     def forget(self, connection: ClientConnection) -> None:
         with self._lock:
@@ -202,9 +194,7 @@ class ClientConnection:
         self.tds_version = tokens.TDS74
         self.session: Session | None = None
         self._transaction_ids = itertools.count(1)
-        self.transaction: bytes | None = (
-            None  # current transaction descriptor (8 bytes)
-        )
+        self.transaction: bytes | None = None  # current transaction descriptor (8 bytes)
 
     # -- lifecycle --
     def run(self) -> None:
@@ -216,15 +206,11 @@ class ClientConnection:
         except (ConnectionClosed, ClientGone, ConnectionError, BrokenPipeError):
             log.debug("spid %d: connection closed", self.spid)
         except ProtocolError as exc:
-            log.warning(
-                "spid %d: protocol error from %s: %s", self.spid, self.address, exc
-            )
+            log.warning("spid %d: protocol error from %s: %s", self.spid, self.address, exc)
         except OSError as exc:
             log.debug("spid %d: socket error: %s", self.spid, exc)
         except Exception:
-            log.exception(
-                "spid %d: unexpected error; closing the connection", self.spid
-            )
+            log.exception("spid %d: unexpected error; closing the connection", self.spid)
         finally:
             self.close()
             self.server.forget(self)
@@ -240,30 +226,21 @@ class ClientConnection:
         message = self.reader.read_message()
         if message.type == packets.PKT_PRELOGIN:
             options = packets.parse_prelogin(message.payload)
-            client_encryption = (
-                options.get(packets.PL_ENCRYPTION, b"\x02")[:1] or b"\x02"
-            )
+            client_encryption = options.get(packets.PL_ENCRYPTION, b"\x02")[:1] or b"\x02"
             log.debug(
                 "spid %d: PRELOGIN options %s",
                 self.spid,
                 {k: v.hex() for k, v in options.items()},
             )
-            self.writer.write(
-                packets.build_prelogin_response(
-                    PRODUCT_VERSION, packets.ENCRYPT_NOT_SUP
-                )
-            )
+            self.writer.write(packets.build_prelogin_response(PRODUCT_VERSION, packets.ENCRYPT_NOT_SUP))
             self.writer.end_message()
             if client_encryption[0] in (packets.ENCRYPT_ON, packets.ENCRYPT_REQ):
                 log.info(
-                    "spid %d: client requires encryption, which the emulator does not "
-                    "offer",
+                    "spid %d: client requires encryption, which the emulator does not offer",
                     self.spid,
                 )
             if self.server.faults.take("drop_connections"):
-                log.info(
-                    "fault drop_connections: closing spid %d after PRELOGIN", self.spid
-                )
+                log.info("fault drop_connections: closing spid %d after PRELOGIN", self.spid)
                 raise ClientGone()
             message = self.reader.read_message()
         if message.type != packets.PKT_LOGIN7:
@@ -272,9 +249,7 @@ class ClientConnection:
         log.info("spid %d: %r", self.spid, login)
         self.tds_version = min(login.tds_version, tokens.TDS74)
         packet_size = login.packet_size or packets.DEFAULT_PACKET_SIZE
-        packet_size = max(
-            packets.MIN_PACKET_SIZE, min(packets.MAX_PACKET_SIZE, packet_size)
-        )
+        packet_size = max(packets.MIN_PACKET_SIZE, min(packets.MAX_PACKET_SIZE, packet_size))
 
         fault = self.server.faults.take("delay_login")
         if fault:
@@ -294,22 +269,17 @@ class ClientConnection:
                 )
             )
         elif user != self.server.user or login.password != self.server.password:
-            failure.append(
-                SqlServerError(18456, f"Login failed for user '{user}'.", 14, 1)
-            )
+            failure.append(SqlServerError(18456, f"Login failed for user '{user}'.", 14, 1))
         elif not self.server.engine.database_exists(database):
             failure.append(
                 SqlServerError(
                     4060,
-                    f'Cannot open database "{database}" requested by the login. The login '
-                    f"failed.",
+                    f'Cannot open database "{database}" requested by the login. The login failed.',
                     11,
                     1,
                 )
             )
-            failure.append(
-                SqlServerError(18456, f"Login failed for user '{user}'.", 14, 1)
-            )
+            failure.append(SqlServerError(18456, f"Login failed for user '{user}'.", 14, 1))
         if failure:
             log.info("spid %d: login refused: %s", self.spid, failure[-1])
             for err in failure:
@@ -321,11 +291,7 @@ class ClientConnection:
         self.session = Session(user=user, database=database, spid=self.spid)
         w = self.writer.write
         w(tokens.envchange_text(tokens.ENV_DATABASE, database, "master"))
-        w(
-            tokens.info(
-                5701, f"Changed database context to '{database}'.", SERVER_NAME, 2
-            )
-        )
+        w(tokens.info(5701, f"Changed database context to '{database}'.", SERVER_NAME, 2))
         w(tokens.envchange_collation())
         w(tokens.envchange_text(tokens.ENV_LANGUAGE, self.session.language, ""))
         w(
@@ -337,11 +303,7 @@ class ClientConnection:
             )
         )
         w(tokens.loginack(self.tds_version, PRODUCT_NAME, PRODUCT_VERSION))
-        w(
-            tokens.envchange_text(
-                tokens.ENV_PACKET_SIZE, str(packet_size), str(packet_size)
-            )
-        )
+        w(tokens.envchange_text(tokens.ENV_PACKET_SIZE, str(packet_size), str(packet_size)))
         w(tokens.done())
         self.writer.end_message()
         self.writer.packet_size = packet_size
@@ -393,9 +355,7 @@ class ClientConnection:
         if injected:
             self._send_error_response(injected)
             return
-        self._stream_outcomes(
-            lambda: self.server.engine.execute_batch(self.session, sql), in_proc=False
-        )
+        self._stream_outcomes(lambda: self.server.engine.execute_batch(self.session, sql), in_proc=False)
 
     def _run_emulator_commands(self, commands) -> None:
         w = self.writer.write
@@ -403,9 +363,7 @@ class ClientConnection:
             try:
                 fault_commands.run_command(self.server.faults, command)
             except SqlServerError as err:
-                log.info(
-                    "spid %d: emulator.%s refused: %s", self.spid, command.name, err
-                )
+                log.info("spid %d: emulator.%s refused: %s", self.spid, command.name, err)
                 w(tokens.error(err, SERVER_NAME, command.name))
                 w(tokens.return_status(-6))
                 w(tokens.done(tokens.DONE_ERROR, token=tokens.TOKEN_DONEPROC))
@@ -417,9 +375,7 @@ class ClientConnection:
             w(tokens.done(more, tokens.CMD_EXECUTE, token=tokens.TOKEN_DONEPROC))
         self.writer.end_message()
 
-    def _send_error_response(
-        self, err: SqlServerError, token: int = tokens.TOKEN_DONE
-    ) -> None:
+    def _send_error_response(self, err: SqlServerError, token: int = tokens.TOKEN_DONE) -> None:
         self.writer.write(tokens.error(err, SERVER_NAME))
         self.writer.write(tokens.done(tokens.DONE_ERROR, token=token))
         self.writer.end_message()
@@ -437,12 +393,8 @@ class ClientConnection:
         )
         if fault_commands.is_emulator_proc(rpc.proc_name):
             params = {p.name.lstrip("@").lower(): p.value for p in rpc.parameters}
-            command_name = (
-                rpc.proc_name.replace("[", "").replace("]", "").split(".", 1)[1]
-            )
-            self._run_emulator_commands(
-                [fault_commands.EmulatorCommand(command_name.lower(), params)]
-            )
+            command_name = rpc.proc_name.replace("[", "").replace("]", "").split(".", 1)[1]
+            self._run_emulator_commands([fault_commands.EmulatorCommand(command_name.lower(), params)])
             return
         if name not in ("sp_executesql", "sys.sp_executesql"):
             self._send_error_response(
@@ -465,9 +417,7 @@ class ClientConnection:
         if injected:
             self._send_error_response(injected, token=tokens.TOKEN_DONEPROC)
             return
-        self._stream_outcomes(
-            lambda: self.server.engine.execute_batch(self.session, sql), in_proc=True
-        )
+        self._stream_outcomes(lambda: self.server.engine.execute_batch(self.session, sql), in_proc=True)
 
     # -- 2.2.6.9 transaction manager requests (python-tds begin/commit/rollback) --
     def _run_transaction_request(self, request: packets.TransactionRequest) -> None:
@@ -481,8 +431,7 @@ class ClientConnection:
             self._send_error_response(
                 SqlServerError(
                     50000,
-                    f"Transaction manager request {request.request_type} is not supported "
-                    f"by the emulator.",
+                    f"Transaction manager request {request.request_type} is not supported by the emulator.",
                     16,
                     1,
                 )
@@ -513,12 +462,8 @@ class ClientConnection:
         self.writer.end_message()
 
     def _begin_transaction(self) -> None:
-        self.transaction = struct.pack(
-            "<Q", (self.spid << 32) | next(self._transaction_ids)
-        )
-        self.writer.write(
-            tokens.envchange_transaction(tokens.ENV_BEGIN_TRAN, self.transaction)
-        )
+        self.transaction = struct.pack("<Q", (self.spid << 32) | next(self._transaction_ids))
+        self.writer.write(tokens.envchange_transaction(tokens.ENV_BEGIN_TRAN, self.transaction))
 
     # -- streaming a batch's outcomes --
     def _stream_outcomes(self, start_batch, in_proc: bool) -> None:
@@ -596,11 +541,7 @@ class ClientConnection:
         if in_proc:
             w(tokens.done(status | tokens.DONE_MORE, cur_cmd, count, done_token))
             w(tokens.return_status(0 if failed is None else -6))
-            w(
-                tokens.done(
-                    tokens.DONE_ERROR if failed else 0, token=tokens.TOKEN_DONEPROC
-                )
-            )
+            w(tokens.done(tokens.DONE_ERROR if failed else 0, token=tokens.TOKEN_DONEPROC))
         else:
             w(tokens.done(status, cur_cmd, count))
         self.writer.end_message()
@@ -612,19 +553,11 @@ class ClientConnection:
         if change.kind == "database":
             self.session.database = change.new
             w(tokens.envchange_text(tokens.ENV_DATABASE, change.new, change.old))
-            w(
-                tokens.info(
-                    5701, f"Changed database context to '{change.new}'.", SERVER_NAME, 1
-                )
-            )
+            w(tokens.info(5701, f"Changed database context to '{change.new}'.", SERVER_NAME, 1))
         elif change.kind == "language":
             self.session.language = change.new
             w(tokens.envchange_text(tokens.ENV_LANGUAGE, change.new, change.old))
-            w(
-                tokens.info(
-                    5703, f"Changed language setting to {change.new}.", SERVER_NAME, 1
-                )
-            )
+            w(tokens.info(5703, f"Changed language setting to {change.new}.", SERVER_NAME, 1))
         else:
             raise TypeError(f"unknown EnvChange kind {change.kind!r}")
 
@@ -646,9 +579,7 @@ class ClientConnection:
             return self._send_rows_with_faults(result.rows, encode_row, row_faults)
         return self._send_rows(result.rows, encode_row, compiled.colmetadata, cache_key)
 
-    def _send_rows(
-        self, rows: Iterable[tuple], encode_row, colmetadata: bytes, cache_key
-    ) -> int:
+    def _send_rows(self, rows: Iterable[tuple], encode_row, colmetadata: bytes, cache_key) -> int:
         writer = self.writer
         recording: list[bytes] | None = [colmetadata] if cache_key is not None else None
         recorded_size = len(colmetadata)
@@ -673,9 +604,7 @@ class ClientConnection:
                             recording = None
                         else:
                             recording.append(chunk)
-                    if writer.buffered >= FLUSH_BYTES:
-                        writer.flush_full_packets()
-                        self._check_client()
+                    self._send_if_full()
         finally:
             _close_rows(rows)
         if batch:
@@ -685,22 +614,16 @@ class ClientConnection:
                 recording.append(chunk)
                 recorded_size += len(chunk)
         if recording is not None and recorded_size <= limit:
-            self.server.cache.put(
-                cache_key, CachedResult(recording, count, recorded_size)
-            )
+            self.server.cache.put(cache_key, CachedResult(recording, count, recorded_size))
         return count
 
     def _replay(self, cached: CachedResult) -> None:
         writer = self.writer
         for chunk in cached.chunks:
             writer.write(chunk)
-            if writer.buffered >= FLUSH_BYTES:
-                writer.flush_full_packets()
-                self._check_client()
+            self._send_if_full()
 
-    def _send_rows_with_faults(
-        self, rows: Iterable[tuple], encode_row, row_faults: ResultFaults
-    ) -> int:
+    def _send_rows_with_faults(self, rows: Iterable[tuple], encode_row, row_faults: ResultFaults) -> int:
         writer = self.writer
         count = 0
         try:
@@ -729,20 +652,21 @@ class ClientConnection:
                         count,
                     )
                     self._wait_for_attention(row_faults.stall_ms / 1000)
-                if writer.buffered >= FLUSH_BYTES:
-                    writer.flush_full_packets()
-                    self._check_client()
+                self._send_if_full()
         finally:
             _close_rows(rows)
-        if (
-            row_faults.disconnect_after_rows is not None
-            and count < row_faults.disconnect_after_rows
-        ):
+        if row_faults.disconnect_after_rows is not None and count < row_faults.disconnect_after_rows:
             writer.flush_all_without_eom()
             raise ClientGone()
         return count
 
     # -- watching the client while a response streams --
+    def _send_if_full(self) -> None:
+        """Send the buffered packets once there are enough, then look for an ATTENTION."""
+        if self.writer.buffered >= FLUSH_BYTES:
+            self.writer.flush_full_packets()
+            self._check_client()
+
     def _check_client(self) -> None:
         """Raise Attention if the client sent ATTENTION (or ClientGone if it left)."""
         self._wait_for_attention(0)
@@ -758,8 +682,7 @@ class ClientConnection:
             if ptype == packets.PKT_ATTENTION:
                 raise Attention()
             raise ProtocolError(
-                f"packet type {ptype:#x} received while a response was "
-                f"streaming (MARS is not offered)"
+                f"packet type {ptype:#x} received while a response was streaming (MARS is not offered)"
             )
 
 
@@ -794,7 +717,7 @@ def _bind_sp_executesql(parameters: list[packets.RpcParameter]) -> str:
     values = {}
     positional = [p for p in parameters[2:] if not p.name]
     declared = _declared_names(parameters[1].value if len(parameters) > 1 else "")
-    for name, p in zip(declared, positional):
+    for name, p in zip(declared, positional, strict=False):
         values[name.lower()] = p.value
     for p in parameters[2:]:
         if p.name:
@@ -805,9 +728,7 @@ def _bind_sp_executesql(parameters: list[packets.RpcParameter]) -> str:
         if name is None or name.startswith("@@"):
             return match.group(0)
         if name.lower() not in values:
-            raise SqlServerError(
-                137, f'Must declare the scalar variable "{name}".', 15, 2
-            )
+            raise SqlServerError(137, f'Must declare the scalar variable "{name}".', 15, 2)
         return sql_literal(values[name.lower()])
 
     return _SQL_TOKENS.sub(substitute, statement)
@@ -833,9 +754,7 @@ def sql_literal(value) -> str:
         return format(value, "f")
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise SqlServerError(
-                50000, "The emulator cannot bind a NaN or infinite float.", 16, 1
-            )
+            raise SqlServerError(50000, "The emulator cannot bind a NaN or infinite float.", 16, 1)
         return f"CAST({value!r} AS float)"
     if isinstance(value, str):
         return "N'" + value.replace("'", "''") + "'"

@@ -155,9 +155,7 @@ CMD_DELETE = 0xC4
 CMD_UPDATE = 0xC5
 CMD_EXECUTE = 0xE0
 
-_DONE = struct.Struct(
-    "<BHHQ"
-)  # TokenType, Status (2), CurCmd (2), DoneRowCount (8, TDS 7.2+)
+_DONE = struct.Struct("<BHHQ")  # TokenType, Status (2), CurCmd (2), DoneRowCount (8, TDS 7.2+)
 
 
 def done(
@@ -207,9 +205,7 @@ NVARCHARTYPE = 0xE7
 NCHARTYPE = 0xEF
 
 PLP_NULL = b"\xff" * 8
-PLP_CHUNK = (
-    8000  # bytes per PLP chunk (even, so UTF-16 code units never straddle chunks)
-)
+PLP_CHUNK = 8000  # bytes per PLP chunk (even, so UTF-16 code units never straddle chunks)
 _NULL_USHORT = b"\xff\xff"
 _NULL_BYTELEN = b"\x00"
 
@@ -267,8 +263,7 @@ def _int_encoder(sql_type: str) -> tuple[bytes, Encoder]:
         except struct.error:
             raise SqlServerError(
                 8115,
-                f"Arithmetic overflow error converting expression to data type "
-                f"{sql_type}.",
+                f"Arithmetic overflow error converting expression to data type {sql_type}.",
                 16,
                 2,
             ) from None
@@ -307,11 +302,7 @@ def _scaled_integer(value, scale: int) -> int:
             16,
             2,
         )
-    return int(
-        d.scaleb(scale, _DECIMAL_CONTEXT).to_integral_value(
-            decimal.ROUND_HALF_UP, _DECIMAL_CONTEXT
-        )
-    )
+    return int(d.scaleb(scale, _DECIMAL_CONTEXT).to_integral_value(decimal.ROUND_HALF_UP, _DECIMAL_CONTEXT))
 
 
 def _money_encoder(size: int) -> tuple[bytes, Encoder]:
@@ -371,9 +362,7 @@ def _ticks_of_day(value) -> int:
         extra = value.ticks
         value = value.value
     return (
-        (value.hour * 3600 + value.minute * 60 + value.second) * 10_000_000
-        + value.microsecond * 10
-        + extra
+        (value.hour * 3600 + value.minute * 60 + value.second) * 10_000_000 + value.microsecond * 10 + extra
     )
 
 
@@ -451,9 +440,7 @@ def _datetime_encoder(size: int) -> tuple[bytes, Encoder]:
         if not isinstance(value, dt.datetime):
             value = dt.datetime.combine(value, dt.time())
         days = value.toordinal() - _DATETIME_ZERO
-        micro = (
-            value.hour * 3600 + value.minute * 60 + value.second
-        ) * 1_000_000 + value.microsecond
+        micro = (value.hour * 3600 + value.minute * 60 + value.second) * 1_000_000 + value.microsecond
         if size == 4:
             minutes = (micro + 30_000_000) // 60_000_000
             return struct.pack("<BHH", 4, days, minutes)
@@ -469,9 +456,7 @@ def _guid_encoder() -> tuple[bytes, Encoder]:
     def encode(value):
         if not isinstance(value, uuid.UUID):
             value = uuid.UUID(str(value))
-        return (
-            b"\x10" + value.bytes_le
-        )  # mixed-endian: first three groups little-endian
+        return b"\x10" + value.bytes_le  # mixed-endian: first three groups little-endian
 
     return bytes([GUIDTYPE, 16]), encode
 
@@ -484,8 +469,14 @@ def _text_encoder(
     unicode = codec == "utf-16-le"
     if length is None:
         length = 1
-    is_max = length == -1
-    max_bytes = 0xFFFF if is_max else min(length * (2 if unicode else 1), 8000)
+    # A declared length beyond 8,000 bytes (e.g. a long literal typed nvarchar(150000)) can
+    # only travel as (max), like SQL Server types such values.
+    is_max = length == -1 or length * (2 if unicode else 1) > 8000
+    if is_max:
+        type_id = {NCHARTYPE: NVARCHARTYPE, BIGCHARTYPE: BIGVARCHRTYPE, BIGBINARYTYPE: BIGVARBINTYPE}.get(
+            type_id, type_id
+        )
+    max_bytes = 0xFFFF if is_max else length * (2 if unicode else 1)
     info = struct.pack("<BH", type_id, max_bytes) + (COLLATION if collated else b"")
 
     if codec == "binary":
@@ -543,9 +534,7 @@ def compile_column(column: Column) -> tuple[bytes, Encoder, bytes]:
     elif t in ("decimal", "numeric"):
         precision = column.precision or 18
         scale = column.scale or 0
-        info, enc = _decimal_encoder(
-            DECIMALNTYPE if t == "decimal" else NUMERICNTYPE, precision, scale
-        )
+        info, enc = _decimal_encoder(DECIMALNTYPE if t == "decimal" else NUMERICNTYPE, precision, scale)
     elif t == "date":
         info, enc = _date_encoder()
     elif t == "time":
@@ -584,8 +573,7 @@ def compile_column(column: Column) -> tuple[bytes, Encoder, bytes]:
     else:
         raise SqlServerError(
             50000,
-            f"The emulator cannot send column '{column.name}' of type "
-            f"'{column.sql_type}' over TDS.",
+            f"The emulator cannot send column '{column.name}' of type '{column.sql_type}' over TDS.",
             16,
             1,
         )
@@ -603,11 +591,7 @@ def _legacy_temporal(column: Column) -> Column | None:
 
 def _legacy_text(value) -> str:
     if isinstance(value, (DateTime2, Time7)):
-        base = (
-            value.value.isoformat(sep=" ")
-            if isinstance(value, DateTime2)
-            else value.value.isoformat()
-        )
+        base = value.value.isoformat(sep=" ") if isinstance(value, DateTime2) else value.value.isoformat()
         return base if not value.ticks else base + str(value.ticks)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
@@ -635,9 +619,7 @@ def compile_columns(columns: list[Column], tds_version: int) -> CompiledColumns:
     return CompiledColumns(b"".join(parts), encoders, nulls)
 
 
-def row_encoder(
-    compiled: CompiledColumns, tds_version: int
-) -> Callable[[tuple], bytes]:
+def row_encoder(compiled: CompiledColumns, tds_version: int) -> Callable[[tuple], bytes]:
     """A function turning one row tuple into a ROW token, or an NBCROW token if it has NULLs."""
     encoders = compiled.encoders
     n = len(encoders)
@@ -658,14 +640,12 @@ def row_encoder(
         if use_nbc and None in row:
             bitmap = 0
             values = []
-            for i, (encode, value) in enumerate(zip(encoders, row)):
+            for i, (encode, value) in enumerate(zip(encoders, row, strict=False)):
                 if value is None:
                     bitmap |= 1 << i
                 else:
                     values.append(encode(value))
             return nbc_prefix + bitmap.to_bytes(bitmap_len, "little") + join(values)
-        return row_prefix + join(
-            [encode(value) for encode, value in zip(encoders, row)]
-        )
+        return row_prefix + join([encode(value) for encode, value in zip(encoders, row, strict=False)])
 
     return encode_row
