@@ -9,7 +9,11 @@ functions, variables, several statements) returns None and takes the general pat
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+
+from sqlglot import exp
 
 from devtools.mssql_emulator.results import Session, SqlServerError
 
@@ -19,12 +23,18 @@ _HEADER = re.compile(
     rf"(?:\((?P<columns>\s*{_NAME}(?:\s*,\s*{_NAME})*\s*)\))?\s*VALUES\s*",
     re.I,
 )
-_VALUE = r"(?:N?'(?:[^']|'')*'|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NULL)"
-_ROW = rf"\(\s*{_VALUE}(?:\s*,\s*{_VALUE})*\s*\)"
-_ROW_START = re.compile(rf"\s*{_ROW}\s*(?:,|;?\s*$)", re.I)
-_ONE_ROW = re.compile(rf"\s*{_ROW}", re.I)
-_ROWS = re.compile(rf"{_ROW}(?:\s*,\s*{_ROW})*\s*;?\s*", re.I)
-_COMMA_OUTSIDE = re.compile(r"N?'(?:[^']|'')*'|,", re.I)
+# Checking and reshaping only the text *between* string literals: split on quotes, and every
+# literal (escaped quotes included) becomes one or more QUOTED marks, so nothing inside a
+# literal can be mistaken for structure.
+QUOTED = "\x01"
+_FIELD = r"(?:N?\x01+|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|NULL)"
+_ROW = rf"\(\s*{_FIELD}(?:\s*,\s*{_FIELD})*\s*\)"
+_SHAPE = re.compile(rf"\s*{_ROW}(?:\s*,\s*{_ROW})*\s*;?\s*", re.I)
+_NATIONAL = re.compile(r"(?<=[(,\s])N(?=\x01)", re.I)
+_ROW_BREAK = re.compile(r"\)\s*,\s*\(")
+_COMMA = re.compile(r"\s*,\s*")
+_ENDS = re.compile(r"^\s*\(\s*|\s*\)\s*;?\s*$")
+_STAGE_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 def _unquote(name: str) -> str:
@@ -32,18 +42,36 @@ def _unquote(name: str) -> str:
     return name[1:-1] if name[:1] in "[\"" else name
 
 
+def values_as_csv(body: str) -> tuple[str, int] | None:
+    """The VALUES rows as CSV (quote ', NULL unquoted) and their count; None if not plain literals."""
+    pieces = body.split("'")
+    if len(pieces) % 2 == 0:
+        return None  # an unclosed literal
+    outside = QUOTED.join(pieces[0::2])
+    if not _SHAPE.fullmatch(outside):
+        return None
+    outside = _NATIONAL.sub("", outside)
+    outside = _ROW_BREAK.sub("\n", outside)
+    outside = _COMMA.sub(",", outside)
+    outside = _ENDS.sub("", outside)
+    rows = outside.count("\n") + 1
+    joined = outside.split(QUOTED)
+    merged = [""] * (len(joined) + len(pieces) // 2)
+    merged[0::2] = joined
+    merged[1::2] = pieces[1::2]
+    return "'".join(merged), rows
+
+
 def try_fast_insert(engine, session: Session, sql: str) -> int | None:
     """Insert and return the row count, or None when the batch is not a plain literal INSERT."""
     header = _HEADER.match(sql)
     if header is None:
         return None
-    body = sql[header.end():]
-    if not _ROWS.fullmatch(body):
+    staged = values_as_csv(sql[header.end():])
+    if staged is None:
         return None
-    from sqlglot import exp
-
+    csv_text, rows = staged
     from devtools.mssql_emulator import engine as engine_module
-    from devtools.mssql_emulator.translate import Translator
 
     parts = [_unquote(p) for p in re.findall(_NAME, header.group("table"))]
     table_node = exp.Table(
@@ -63,7 +91,6 @@ def try_fast_insert(engine, session: Session, sql: str) -> int | None:
         if col is None:
             raise SqlServerError(207, f"Invalid column name '{name}'.")
         columns.append(col)
-    rows = _count_rows(body)
     if rows > engine_module.MAX_VALUES_ROWS:
         raise SqlServerError(
             10738,
@@ -71,16 +98,18 @@ def try_fast_insert(engine, session: Session, sql: str) -> int | None:
             "number of 1000 row values.",
             15,
         )
-    first_row = _ONE_ROW.match(body).group(0)
-    width = sum(1 for token in _COMMA_OUTSIDE.findall(first_row) if token == ",") + 1
-    if width != len(columns):
-        raise engine_module._width_error(width, len(columns))
-    values = "VALUES " + body.strip().rstrip(";")
-    _ = Translator  # name resolution already went through the translator's rules
-    return engine._write(engine_module.insert_sql(table, columns, values), table)
-
-
-def _count_rows(body: str) -> int:
-    """Rows in a validated VALUES body: row-opening parentheses outside string literals."""
-    without_strings = re.sub(r"N?'(?:[^']|'')*'", "''", body)
-    return without_strings.count("(")
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".csv", dir=_STAGE_DIR) as stage:
+        stage.write(csv_text)
+        stage.flush()
+        spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(columns)))
+        source = (
+            f"SELECT * FROM read_csv('{stage.name}', columns={{{spec}}}, header=false, delim=',', "
+            "quote='''', escape='''', nullstr='NULL', allow_quoted_nulls=false, auto_detect=false, "
+            "strict_mode=true)"
+        )
+        try:
+            return engine._write(engine_module.insert_sql(table, columns, source), table)
+        except SqlServerError:
+            # Wrong widths, values DuckDB reads differently from text, constraint violations:
+            # the general path reports them exactly as SQL Server would.
+            return None

@@ -172,8 +172,16 @@ class Engine:
         version = self.catalog.version
         cursor = self.db.cursor()
         try:
-            result = self._execute(cursor, translation.sql)
-            columns = self._merge_columns(translation.columns, result.description)
+            description = self._execute(cursor, f"SELECT * FROM ({translation.sql}) AS __probe LIMIT 0").description
+            decimals = [i for i, d in enumerate(description) if str(d[1]).upper().startswith("DECIMAL")]
+            sql = translation.sql
+            if decimals:
+                # DuckDB builds Python Decimals slowly; their text and Decimal(str) are ~3x faster.
+                aliases = [f"__c{i}" for i in range(len(description))]
+                picks = ", ".join(f"CAST({a} AS VARCHAR)" if i in decimals else a for i, a in enumerate(aliases))
+                sql = f"SELECT {picks} FROM ({sql}) AS __q({', '.join(aliases)})"
+            result = self._execute(cursor, sql)
+            columns = self._merge_columns(translation.columns, description)
             first = result.fetchmany(FETCH_CHUNK)
         except SqlServerError:
             cursor.close()
@@ -181,7 +189,8 @@ class Engine:
         cache_key = None
         if translation.cacheable and version == self.catalog.version:
             cache_key = ("select", translation.sql, version)
-        convert = _row_converter(columns, [d[1] for d in result.description])
+        duck_types = ["DECIMAL_TEXT" if i in decimals else d[1] for i, d in enumerate(description)]
+        convert = _row_converter(columns, duck_types)
         return ResultSet(columns, _stream(cursor, result, first, convert), cache_key)
 
     def _merge_columns(self, declared: list[Column] | None, description) -> list[Column]:
@@ -299,7 +308,7 @@ class Engine:
         elif kind == "VIEW":
             self._create_view(session, create, text)
         elif kind == "SCHEMA":
-            self._create_schema(session, create.this.name if isinstance(create.this, exp.Table) else create.this.name)
+            self._create_schema(session, create.this.db or create.this.name)
         elif kind == "DATABASE":
             name = create.this.name
             if self.database_exists(name):
@@ -386,11 +395,15 @@ class Engine:
                         nullable = False
                 columns.append(Column(col.name, col.sql_type, col.length, col.precision, col.scale, nullable))
                 column_sql.append((item.name, col, nullable, default_sql))
-            elif isinstance(item, exp.Constraint) and any(isinstance(e, exp.PrimaryKeyColumnConstraint) for e in item.expressions):
+            elif isinstance(item, exp.Constraint) and any(
+                isinstance(e, (exp.PrimaryKeyColumnConstraint, exp.PrimaryKey)) for e in item.expressions
+            ):
                 pk_name = item.name
                 for e in item.expressions:
                     if isinstance(e, (exp.ClusteredColumnConstraint, exp.NonClusteredColumnConstraint)):
                         key_columns = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in e.this]
+                    elif isinstance(e, exp.PrimaryKey):
+                        key_columns = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in e.expressions]
             elif isinstance(item, exp.PrimaryKey):
                 key_columns = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in item.expressions]
         if key_columns:

@@ -259,6 +259,10 @@ def _round_to_scale(scale: int):
 def converter(col: Column, duck_type: str):
     """A function from the DuckDB value to the value results.py promises, or None for identity."""
     t, duck = col.sql_type, str(duck_type).upper()
+    if duck == "DECIMAL_TEXT":  # a DuckDB DECIMAL fetched as its exact text
+        if t in ("decimal", "numeric", "money"):
+            return decimal.Decimal
+        return {"float": float, "real": float, "int": int, "bigint": int}.get(t, decimal.Decimal)
     if t in ("nchar", "char") and col.length and col.length > 0:
         width = col.length
         return lambda v: v.ljust(width) if isinstance(v, str) else v

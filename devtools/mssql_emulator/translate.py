@@ -79,7 +79,7 @@ class Context:
 def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = False) -> Column:
     """A sqlglot DataType (parsed from T-SQL) as a declared SQL Server type."""
     kind = datatype.this.name
-    base = {"DOUBLE": "float", "FLOAT": "real", "TEXT": "varchar", "UTINYINT": "tinyint"}.get(kind, kind.lower())
+    base = {"DOUBLE": "float", "FLOAT": "real", "TEXT": "varchar", "UTINYINT": "tinyint", "UUID": "uniqueidentifier", "BOOLEAN": "bit"}.get(kind, kind.lower())
     if kind == "USERDEFINED":
         base = datatype.args.get("kind") or datatype.sql("tsql")
     params = [p.this.name if isinstance(p, exp.DataTypeParam) else p.name for p in datatype.expressions]
