@@ -19,11 +19,59 @@ _GO = re.compile(r"^[ \t]*GO[ \t]*(?:\d+)?[ \t]*;?[ \t]*$", re.I | re.M)
 
 # Words that begin a statement when they appear outside parentheses.
 STARTERS = {
-    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "TRUNCATE", "USE", "SET",
-    "BEGIN", "COMMIT", "ROLLBACK", "IF", "EXEC", "EXECUTE", "PRINT", "DECLARE", "WITH", "SAVE",
-    "RETURN", "RAISERROR", "THROW", "WHILE", "MERGE", "GRANT", "DENY", "REVOKE", "WAITFOR",
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "CREATE",
+    "DROP",
+    "ALTER",
+    "TRUNCATE",
+    "USE",
+    "SET",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "IF",
+    "EXEC",
+    "EXECUTE",
+    "PRINT",
+    "DECLARE",
+    "WITH",
+    "SAVE",
+    "RETURN",
+    "RAISERROR",
+    "THROW",
+    "WHILE",
+    "MERGE",
+    "GRANT",
+    "DENY",
+    "REVOKE",
+    "WAITFOR",
 }
-_AFTER_NO_SPLIT = {"AS", "OR", "VIEW", "TABLE", "SCHEMA", "DATABASE", "INDEX", "PROCEDURE", "FUNCTION", "UNION", "ALL", "EXCEPT", "INTERSECT", "(", ",", "=", "EXISTS", "IN", "THEN", "ELSE", "NOT"}
+_AFTER_NO_SPLIT = {
+    "AS",
+    "OR",
+    "VIEW",
+    "TABLE",
+    "SCHEMA",
+    "DATABASE",
+    "INDEX",
+    "PROCEDURE",
+    "FUNCTION",
+    "UNION",
+    "ALL",
+    "EXCEPT",
+    "INTERSECT",
+    "(",
+    ",",
+    "=",
+    "EXISTS",
+    "IN",
+    "THEN",
+    "ELSE",
+    "NOT",
+}
 _TRANSACTION_WORDS = {"TRAN", "TRANSACTION", "DISTRIBUTED", "WORK"}
 
 
@@ -143,8 +191,16 @@ class _Splitter:
                 if word in STARTERS and previous not in _AFTER_NO_SPLIT:
                     continuing = (
                         (first == "UPDATE" and word == "SET" and not seen_set)
-                        or (first == "INSERT" and word in ("SELECT", "WITH", "EXEC", "EXECUTE") and not seen_main)
-                        or (first == "WITH" and word in ("SELECT", "INSERT", "UPDATE", "DELETE", "MERGE") and not seen_main)
+                        or (
+                            first == "INSERT"
+                            and word in ("SELECT", "WITH", "EXEC", "EXECUTE")
+                            and not seen_main
+                        )
+                        or (
+                            first == "WITH"
+                            and word in ("SELECT", "INSERT", "UPDATE", "DELETE", "MERGE")
+                            and not seen_main
+                        )
                         or (first in ("CREATE", "ALTER") and word == "WITH" and not seen_main)
                         or (first == "DECLARE" and word == "SET")
                     )

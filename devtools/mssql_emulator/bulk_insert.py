@@ -39,7 +39,7 @@ _STAGE_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 def _unquote(name: str) -> str:
     name = name.strip()
-    return name[1:-1] if name[:1] in "[\"" else name
+    return name[1:-1] if name[:1] in '["' else name
 
 
 def values_as_csv(body: str) -> tuple[str, int] | None:
@@ -67,7 +67,7 @@ def try_fast_insert(engine, session: Session, sql: str) -> int | None:
     header = _HEADER.match(sql)
     if header is None:
         return None
-    staged = values_as_csv(sql[header.end():])
+    staged = values_as_csv(sql[header.end() :])
     if staged is None:
         return None
     csv_text, rows = staged

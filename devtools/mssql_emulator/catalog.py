@@ -54,7 +54,12 @@ INFO_SCHEMATA = [
     Column("SCHEMA_NAME", "nvarchar", length=128, nullable=False),
     Column("SCHEMA_OWNER", "nvarchar", length=128),
 ]
-INFO_VIEWS_BY_NAME = {"columns": INFO_COLUMNS, "tables": INFO_TABLES, "views": INFO_VIEWS, "schemata": INFO_SCHEMATA}
+INFO_VIEWS_BY_NAME = {
+    "columns": INFO_COLUMNS,
+    "tables": INFO_TABLES,
+    "views": INFO_VIEWS,
+    "schemata": INFO_SCHEMATA,
+}
 
 BUILTIN_SCHEMAS = ("dbo", "guest", "INFORMATION_SCHEMA", "sys")
 

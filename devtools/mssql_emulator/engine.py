@@ -75,7 +75,9 @@ class Engine:
     def _run_all(self, session: Session, statements: list) -> Iterator[Outcome]:
         for statement in statements:
             if isinstance(statement, batch.IfStatement):
-                branch = statement.then if self._condition(session, statement.condition) else statement.otherwise
+                branch = (
+                    statement.then if self._condition(session, statement.condition) else statement.otherwise
+                )
                 yield from self._run_all(session, branch)
             elif statement.text.strip():
                 yield from self._run_text(session, statement.text)
@@ -106,7 +108,11 @@ class Engine:
             session.options[option] = value.upper() == "ON" if value.upper() in ("ON", "OFF") else value
             if option == "language" and value:
                 old, session.language = session.language, value.strip("'[]")
-                return iter([EnvChange("language", old, session.language)]) if old != session.language else iter([StatementDone()])
+                return (
+                    iter([EnvChange("language", old, session.language)])
+                    if old != session.language
+                    else iter([StatementDone()])
+                )
             return iter([StatementDone()])
         if first in ("BEGIN", "COMMIT", "ROLLBACK", "SAVE") and (
             len(words) == 1 or words[1].upper() in ("TRAN", "TRANSACTION", "WORK", "DISTRIBUTED")
@@ -123,9 +129,7 @@ class Engine:
         return None
 
     def _run_statement(self, session: Session, statement: exp.Expression, text: str) -> Iterator[Outcome]:
-        if isinstance(statement, (exp.Select, exp.SetOperation)) or (
-            isinstance(statement, exp.Subquery)
-        ):
+        if isinstance(statement, (exp.Select, exp.SetOperation)) or (isinstance(statement, exp.Subquery)):
             yield self._query(session, statement)
         elif isinstance(statement, exp.Insert):
             yield self._count(session, self._insert(session, statement))
@@ -165,20 +169,26 @@ class Engine:
         translator.qualify(query)
         columns = translator.output_columns(query)
         translator.rewrite(query)
-        return translate.Translation(translate.to_duckdb(query), columns, translator.cacheable, translator.tables)
+        return translate.Translation(
+            translate.to_duckdb(query), columns, translator.cacheable, translator.tables
+        )
 
     def _query(self, session: Session, query: exp.Expression) -> ResultSet:
         translation = self._translate_query(session, query)
         version = self.catalog.version
         cursor = self.db.cursor()
         try:
-            description = self._execute(cursor, f"SELECT * FROM ({translation.sql}) AS __probe LIMIT 0").description
+            description = self._execute(
+                cursor, f"SELECT * FROM ({translation.sql}) AS __probe LIMIT 0"
+            ).description
             decimals = [i for i, d in enumerate(description) if str(d[1]).upper().startswith("DECIMAL")]
             sql = translation.sql
             if decimals:
                 # DuckDB builds Python Decimals slowly; their text and Decimal(str) are ~3x faster.
                 aliases = [f"__c{i}" for i in range(len(description))]
-                picks = ", ".join(f"CAST({a} AS VARCHAR)" if i in decimals else a for i, a in enumerate(aliases))
+                picks = ", ".join(
+                    f"CAST({a} AS VARCHAR)" if i in decimals else a for i, a in enumerate(aliases)
+                )
                 sql = f"SELECT {picks} FROM ({sql}) AS __q({', '.join(aliases)})"
             result = self._execute(cursor, sql)
             columns = self._merge_columns(translation.columns, description)
@@ -228,7 +238,10 @@ class Engine:
         translator = translate.Translator(self.catalog, self._context(session))
         found = translator.resolve(table)
         if found.kind == "view" or found.schema == INFO_SCHEMA:
-            raise SqlServerError(4406, f"Update or insert of view or function '{found.name}' failed because it contains a derived or constant field.")
+            raise SqlServerError(
+                4406,
+                f"Update or insert of view or function '{found.name}' failed because it contains a derived or constant field.",
+            )
         return found, translator
 
     def _insert(self, session: Session, insert: exp.Insert) -> int:
@@ -240,7 +253,9 @@ class Engine:
         table, translator = self._target(session, target)
         source = insert.expression
         if names is None:
-            names = [c.name for c in table.columns if c.name.lower() not in table.defaults.get("__identity__", ())]
+            names = [
+                c.name for c in table.columns if c.name.lower() not in table.defaults.get("__identity__", ())
+            ]
         columns = []
         for name in names:
             col = table.column(name)
@@ -291,7 +306,7 @@ class Engine:
         translator.rewrite(delete)
         sql = translate.to_duckdb(delete)
         if not sql.upper().startswith("DELETE FROM"):
-            sql = "DELETE FROM " + sql[len("DELETE "):]
+            sql = "DELETE FROM " + sql[len("DELETE ") :]
         return self._write(sql, table)
 
     def _truncate(self, session: Session, truncate: exp.TruncateTable) -> None:
@@ -312,7 +327,9 @@ class Engine:
         elif kind == "DATABASE":
             name = create.this.name
             if self.database_exists(name):
-                raise SqlServerError(1801, f"Database '{name}' already exists. Choose a different database name.")
+                raise SqlServerError(
+                    1801, f"Database '{name}' already exists. Choose a different database name."
+                )
             self._create_database(name)
         elif kind == "INDEX":
             return  # indexes change no result; accepted
@@ -326,7 +343,12 @@ class Engine:
             self.db.execute(f'CREATE SCHEMA "{name}".{INFO_SCHEMA}')
             from devtools.mssql_emulator.catalog import INFO_COLUMNS, INFO_SCHEMATA, INFO_TABLES, INFO_VIEWS
 
-            for table_name, columns in (("columns", INFO_COLUMNS), ("tables", INFO_TABLES), ("views", INFO_VIEWS), ("schemata", INFO_SCHEMATA)):
+            for table_name, columns in (
+                ("columns", INFO_COLUMNS),
+                ("tables", INFO_TABLES),
+                ("views", INFO_VIEWS),
+                ("schemata", INFO_SCHEMATA),
+            ):
                 body = ", ".join(f'"{c.name}" {sqltypes.storage_type(c)}' for c in columns)
                 self.db.execute(f'CREATE TABLE "{name}".{INFO_SCHEMA}.{table_name} ({body})')
             self.catalog.databases[name.lower()] = name
@@ -353,11 +375,15 @@ class Engine:
     def _schema_of(self, session: Session, table: exp.Table) -> tuple[str, str]:
         database = self.catalog.database(table.catalog or session.database)
         if database is None:
-            raise SqlServerError(911, f"Database '{table.catalog}' does not exist. Make sure that the name is entered correctly.")
+            raise SqlServerError(
+                911,
+                f"Database '{table.catalog}' does not exist. Make sure that the name is entered correctly.",
+            )
         schema = self.catalog.schema(database, table.db or "dbo")
         if schema is None:
             raise SqlServerError(
-                2760, f'The specified schema name "{table.db}" either does not exist or you do not have permission to use it.'
+                2760,
+                f'The specified schema name "{table.db}" either does not exist or you do not have permission to use it.',
             )
         return database, schema
 
@@ -403,13 +429,19 @@ class Engine:
                     if isinstance(e, (exp.ClusteredColumnConstraint, exp.NonClusteredColumnConstraint)):
                         key_columns = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in e.this]
                     elif isinstance(e, exp.PrimaryKey):
-                        key_columns = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in e.expressions]
+                        key_columns = [
+                            o.this.name if isinstance(o, exp.Ordered) else o.name for o in e.expressions
+                        ]
             elif isinstance(item, exp.PrimaryKey):
-                key_columns = [o.this.name if isinstance(o, exp.Ordered) else o.name for o in item.expressions]
+                key_columns = [
+                    o.this.name if isinstance(o, exp.Ordered) else o.name for o in item.expressions
+                ]
         if key_columns:
             lowered = {k.lower() for k in key_columns}
             columns = [
-                Column(c.name, c.sql_type, c.length, c.precision, c.scale, False) if c.name.lower() in lowered else c
+                Column(c.name, c.sql_type, c.length, c.precision, c.scale, False)
+                if c.name.lower() in lowered
+                else c
                 for c in columns
             ]
         name = table_node.name
@@ -418,7 +450,7 @@ class Engine:
                 raise SqlServerError(2714, f"There is already an object named '{name}' in the database.")
             definitions = []
             table = TableDef(database, schema, name, "table", columns, self.catalog.next_object_id())
-            for (col_name, col, nullable, default_sql), declared in zip(column_sql, columns):
+            for (col_name, col, _nullable, default_sql), declared in zip(column_sql, columns, strict=False):
                 piece = f'"{col_name}" {sqltypes.storage_type(col)}'
                 if col_name in identity:
                     sequence = f'"{database}"."{schema}"."__seq_{name}_{col_name}"'
@@ -450,9 +482,13 @@ class Engine:
         with self.lock:
             existing = self.catalog.find(database, schema, target.name)
             if existing and not create.args.get("replace"):
-                raise SqlServerError(2714, f"There is already an object named '{target.name}' in the database.")
+                raise SqlServerError(
+                    2714, f"There is already an object named '{target.name}' in the database."
+                )
             if existing and existing.kind != "view":
-                raise SqlServerError(2714, f"There is already an object named '{target.name}' in the database.")
+                raise SqlServerError(
+                    2714, f"There is already an object named '{target.name}' in the database."
+                )
             duck_name = f'"{database}"."{schema}"."{target.name}"'
             column_list = "(" + ", ".join(f'"{n}"' for n in names) + ")" if names else ""
             self._execute(self.db, f"CREATE OR REPLACE VIEW {duck_name}{column_list} AS {translation.sql}")
@@ -461,11 +497,17 @@ class Engine:
             columns = self._merge_columns(translation.columns, description)
             columns = [
                 Column(d[0], c.sql_type, c.length, c.precision, c.scale, c.nullable)
-                for c, d in zip(columns, description)
+                for c, d in zip(columns, description, strict=False)
             ]
-            table = TableDef(database, schema, target.name, "view", columns,
-                             existing.object_id if existing else self.catalog.next_object_id(),
-                             definition=text.strip())
+            table = TableDef(
+                database,
+                schema,
+                target.name,
+                "view",
+                columns,
+                existing.object_id if existing else self.catalog.next_object_id(),
+                definition=text.strip(),
+            )
             if existing:
                 self._unregister(existing, drop=False)
             self._register(table)
@@ -474,7 +516,9 @@ class Engine:
         column_rows, table_row, view_row = information_schema_rows(table)
         info = f'"{table.database}".{INFO_SCHEMA}'
         if column_rows:
-            self.db.executemany(f"INSERT INTO {info}.columns VALUES ({', '.join('?' * len(column_rows[0]))})", column_rows)
+            self.db.executemany(
+                f"INSERT INTO {info}.columns VALUES ({', '.join('?' * len(column_rows[0]))})", column_rows
+            )
         self.db.execute(f"INSERT INTO {info}.tables VALUES (?, ?, ?, ?)", list(table_row))
         if view_row:
             self.db.execute(f"INSERT INTO {info}.views VALUES (?, ?, ?, ?, ?, ?)", list(view_row))
@@ -484,13 +528,16 @@ class Engine:
         info = f'"{table.database}".{INFO_SCHEMA}'
         for name in ("columns", "tables", "views"):
             self.db.execute(
-                f"DELETE FROM {info}.{name} WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", [table.schema, table.name]
+                f"DELETE FROM {info}.{name} WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                [table.schema, table.name],
             )
         if drop:
             kind = "VIEW" if table.kind == "view" else "TABLE"
             self.db.execute(f"DROP {kind} {table.duck_name}")
             for identity in table.defaults.get("__identity__", ()):
-                self.db.execute(f'DROP SEQUENCE IF EXISTS "{table.database}"."{table.schema}"."__seq_{table.name}_{identity}"')
+                self.db.execute(
+                    f'DROP SEQUENCE IF EXISTS "{table.database}"."{table.schema}"."__seq_{table.name}_{identity}"'
+                )
         self.catalog.remove(table)
 
     def _drop(self, session: Session, drop: exp.Drop) -> None:
@@ -517,12 +564,20 @@ class Engine:
                 if schema is None:
                     if drop.args.get("exists"):
                         return
-                    raise SqlServerError(3701, f"Cannot drop the schema '{name}', because it does not exist or you do not have permission.")
+                    raise SqlServerError(
+                        3701,
+                        f"Cannot drop the schema '{name}', because it does not exist or you do not have permission.",
+                    )
                 users = [t for t in self.catalog.in_database(database) if t.schema.lower() == name.lower()]
                 if users:
-                    raise SqlServerError(3729, f"Cannot drop schema '{schema}' because it is being referenced by object '{users[0].name}'.")
+                    raise SqlServerError(
+                        3729,
+                        f"Cannot drop schema '{schema}' because it is being referenced by object '{users[0].name}'.",
+                    )
                 self.db.execute(f'DROP SCHEMA "{database}"."{schema}"')
-                self.db.execute(f'DELETE FROM "{database}".{INFO_SCHEMA}.schemata WHERE SCHEMA_NAME = ?', [schema])
+                self.db.execute(
+                    f'DELETE FROM "{database}".{INFO_SCHEMA}.schemata WHERE SCHEMA_NAME = ?', [schema]
+                )
                 del self.catalog.schemas[database.lower()][schema.lower()]
                 self.catalog.bump()
         elif kind == "DATABASE":
@@ -532,7 +587,10 @@ class Engine:
                 if found is None:
                     if drop.args.get("exists"):
                         return
-                    raise SqlServerError(3701, f"Cannot drop the database '{name}', because it does not exist or you do not have permission.")
+                    raise SqlServerError(
+                        3701,
+                        f"Cannot drop the database '{name}', because it does not exist or you do not have permission.",
+                    )
                 self.db.execute(f'DETACH "{found}"')
                 for table in self.catalog.in_database(found):
                     self.catalog.remove(table)
@@ -546,7 +604,9 @@ class Engine:
     def _use(self, session: Session, name: str) -> Outcome:
         found = self.catalog.database(name)
         if found is None:
-            raise SqlServerError(911, f"Database '{name}' does not exist. Make sure that the name is entered correctly.")
+            raise SqlServerError(
+                911, f"Database '{name}' does not exist. Make sure that the name is entered correctly."
+            )
         old, session.database = session.database, found
         return EnvChange("database", old, found)
 
@@ -572,7 +632,7 @@ def insert_sql(table: TableDef, columns: list[Column], source_sql: str) -> str:
     """INSERT that stores each value in its column's stored form (see sqltypes.normalizer)."""
     aliases = [f"__c{i}" for i in range(len(columns))]
     targets = ", ".join(f'"{c.name}"' for c in columns)
-    values = ", ".join(sqltypes.normalizer(c, f"__src.{a}") for c, a in zip(columns, aliases))
+    values = ", ".join(sqltypes.normalizer(c, f"__src.{a}") for c, a in zip(columns, aliases, strict=False))
     return f"INSERT INTO {table.duck_name} ({targets}) SELECT {values} FROM ({source_sql}) AS __src({', '.join(aliases)})"
 
 
@@ -605,7 +665,7 @@ class _ClosingCursor:
 
 def _row_converter(columns: list[Column], duck_types: list):
     """One compiled function per result shape: converts only the columns that need it."""
-    converters = [sqltypes.converter(c, t) for c, t in zip(columns, duck_types)]
+    converters = [sqltypes.converter(c, t) for c, t in zip(columns, duck_types, strict=False)]
     if not any(converters):
         return None
     parts = []

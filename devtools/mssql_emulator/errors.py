@@ -31,7 +31,11 @@ def from_duckdb(error: Exception, table=None) -> SqlServerError:
         return SqlServerError(int(own.group(1)), own.group(2).strip(), 16)
     if isinstance(error, duckdb.ConstraintException):
         return _constraint(first, table)
-    if isinstance(error, duckdb.ConversionException) or "Could not convert" in first or "Conversion Error" in first:
+    if (
+        isinstance(error, duckdb.ConversionException)
+        or "Could not convert" in first
+        or "Conversion Error" in first
+    ):
         return _conversion(first)
     if isinstance(error, duckdb.BinderException):
         column = re.search(r'column "([^"]+)" not found', first, re.I) or re.search(
@@ -46,16 +50,22 @@ def from_duckdb(error: Exception, table=None) -> SqlServerError:
         if "already exists" in first:
             name = re.search(r'name "?([^"!]+)"? already exists', first)
             return SqlServerError(
-                2714, f"There is already an object named '{name.group(1) if name else '?'}' in the database.", 16
+                2714,
+                f"There is already an object named '{name.group(1) if name else '?'}' in the database.",
+                16,
             )
-        function = re.search(r'Scalar Function with name (\w+) does not exist', first)
+        function = re.search(r"Scalar Function with name (\w+) does not exist", first)
         if function:
-            return SqlServerError(195, f"'{function.group(1)}' is not a recognized built-in function name.", 15)
+            return SqlServerError(
+                195, f"'{function.group(1)}' is not a recognized built-in function name.", 15
+            )
     if isinstance(error, duckdb.ParserException):
         near = re.search(r'at or near "([^"]*)"', first)
         return SqlServerError(102, f"Incorrect syntax near '{near.group(1) if near else ''}'.", 15)
     if isinstance(error, duckdb.OutOfRangeException) or "out of range" in first.lower():
-        return SqlServerError(8115, "Arithmetic overflow error converting expression to data type numeric.", 16)
+        return SqlServerError(
+            8115, "Arithmetic overflow error converting expression to data type numeric.", 16
+        )
     if "Division by zero" in first or "division by zero" in first:
         return SqlServerError(8134, "Divide by zero error encountered.", 16)
     message = re.sub(r"^[A-Za-z ]+Error:\s*", "", first).strip()
@@ -96,9 +106,13 @@ def _conversion(first: str) -> SqlServerError:
         if duck_type in ("DOUBLE", "FLOAT"):
             return SqlServerError(8114, "Error converting data type varchar to float.", 16)
         sql_type = _SQL_TYPE_NAMES.get(duck_type, duck_type.lower())
-        return SqlServerError(245, f"Conversion failed when converting the varchar value '{value}' to data type {sql_type}.", 16)
+        return SqlServerError(
+            245, f"Conversion failed when converting the varchar value '{value}' to data type {sql_type}.", 16
+        )
     if "date" in first.lower() or "timestamp" in first.lower() or "time" in first.lower():
-        return SqlServerError(241, "Conversion failed when converting date and/or time from character string.", 16)
+        return SqlServerError(
+            241, "Conversion failed when converting date and/or time from character string.", 16
+        )
     if "DECIMAL" in first:
         return SqlServerError(8115, "Arithmetic overflow error converting numeric to data type numeric.", 16)
     return SqlServerError(245, "Conversion failed when converting a value to the requested data type.", 16)

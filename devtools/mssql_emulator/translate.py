@@ -37,9 +37,25 @@ SERVER_PROPERTIES = {
 # Functions T-SQL has that sqlglot would otherwise fold into look-alikes (GETDATE and
 # SYSDATETIME both into CURRENT_TIMESTAMP); kept as plain calls so this module decides.
 _OWN_FUNCTIONS = {
-    "SYSDATETIME", "GETDATE", "GETUTCDATE", "SYSUTCDATETIME", "SYSDATETIMEOFFSET", "LEN", "DB_NAME",
-    "SCHEMA_NAME", "SUSER_SNAME", "SUSER_NAME", "USER_NAME", "OBJECT_ID", "NEWID", "SERVERPROPERTY",
-    "DB_ID", "SCHEMA_ID", "HOST_NAME", "APP_NAME", "DATALENGTH",
+    "SYSDATETIME",
+    "GETDATE",
+    "GETUTCDATE",
+    "SYSUTCDATETIME",
+    "SYSDATETIMEOFFSET",
+    "LEN",
+    "DB_NAME",
+    "SCHEMA_NAME",
+    "SUSER_SNAME",
+    "SUSER_NAME",
+    "USER_NAME",
+    "OBJECT_ID",
+    "NEWID",
+    "SERVERPROPERTY",
+    "DB_ID",
+    "SCHEMA_ID",
+    "HOST_NAME",
+    "APP_NAME",
+    "DATALENGTH",
 }
 
 
@@ -63,7 +79,9 @@ def parse(sql: str) -> list[exp.Expression]:
             near = (error.errors[0].get("highlight") or "").strip()
         raise SqlServerError(102, f"Incorrect syntax near '{near or sql.strip()[:20]}'.", 15) from None
     except sqlglot.errors.TokenError:
-        raise SqlServerError(105, f"Unclosed quotation mark after the character string '{sql[-20:]}'.", 15)
+        raise SqlServerError(
+            105, f"Unclosed quotation mark after the character string '{sql[-20:]}'.", 15
+        ) from None
 
 
 @dataclass
@@ -79,7 +97,14 @@ class Context:
 def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = False) -> Column:
     """A sqlglot DataType (parsed from T-SQL) as a declared SQL Server type."""
     kind = datatype.this.name
-    base = {"DOUBLE": "float", "FLOAT": "real", "TEXT": "varchar", "UTINYINT": "tinyint", "UUID": "uniqueidentifier", "BOOLEAN": "bit"}.get(kind, kind.lower())
+    base = {
+        "DOUBLE": "float",
+        "FLOAT": "real",
+        "TEXT": "varchar",
+        "UTINYINT": "tinyint",
+        "UUID": "uniqueidentifier",
+        "BOOLEAN": "bit",
+    }.get(kind, kind.lower())
     if kind == "USERDEFINED":
         base = datatype.args.get("kind") or datatype.sql("tsql")
     params = [p.this.name if isinstance(p, exp.DataTypeParam) else p.name for p in datatype.expressions]
@@ -211,7 +236,9 @@ class Translator:
             if "." in text:
                 digits = text.replace("-", "").replace("+", "")
                 whole, _, frac = digits.partition(".")
-                return Column("", "numeric", precision=max(len(whole.lstrip("0")) + len(frac), 1), scale=len(frac))
+                return Column(
+                    "", "numeric", precision=max(len(whole.lstrip("0")) + len(frac), 1), scale=len(frac)
+                )
             if "e" in text.lower():
                 return Column("", "float")
             return Column("", "int" if abs(int(text)) < 2**31 else "bigint")
@@ -228,12 +255,19 @@ class Translator:
             if inner and inner.sql_type in ("decimal", "numeric"):
                 return Column("", "decimal", precision=38, scale=inner.scale)
             if inner and inner.sql_type in ("int", "smallint", "tinyint", "bigint", "money", "float"):
-                return Column("", "bigint" if inner.sql_type == "bigint" else inner.sql_type.replace("smallint", "int").replace("tinyint", "int"))
+                return Column(
+                    "",
+                    "bigint"
+                    if inner.sql_type == "bigint"
+                    else inner.sql_type.replace("smallint", "int").replace("tinyint", "int"),
+                )
             return None
         if isinstance(node, (exp.Trim, exp.Upper, exp.Lower, exp.Substring, exp.Left, exp.Right)):
             inner = self.infer(node.this, sources)
             if inner and inner.sql_type in sqltypes.STRING_TYPES:
-                return Column("", "nvarchar" if inner.sql_type.startswith("n") else "varchar", length=inner.length)
+                return Column(
+                    "", "nvarchar" if inner.sql_type.startswith("n") else "varchar", length=inner.length
+                )
             return None
         if isinstance(node, exp.Anonymous):
             name = node.name.upper()
@@ -245,7 +279,15 @@ class Translator:
                 return Column("", "int")
             if name == "NEWID":
                 return Column("", "uniqueidentifier")
-            if name in ("DB_NAME", "SCHEMA_NAME", "SUSER_SNAME", "SUSER_NAME", "USER_NAME", "HOST_NAME", "APP_NAME"):
+            if name in (
+                "DB_NAME",
+                "SCHEMA_NAME",
+                "SUSER_SNAME",
+                "SUSER_NAME",
+                "USER_NAME",
+                "HOST_NAME",
+                "APP_NAME",
+            ):
                 return Column("", "nvarchar", length=128)
             if name in ("OBJECT_ID", "DB_ID", "SCHEMA_ID", "DATALENGTH"):
                 return Column("", "int")
@@ -400,7 +442,11 @@ _INTEGERS = {"int", "bigint", "smallint", "tinyint"}
 
 
 def _is_text(node: exp.Expression) -> bool:
-    return isinstance(node, exp.National) or (isinstance(node, exp.Literal) and node.is_string) or isinstance(node, exp.DPipe)
+    return (
+        isinstance(node, exp.National)
+        or (isinstance(node, exp.Literal) and node.is_string)
+        or isinstance(node, exp.DPipe)
+    )
 
 
 def _constant(node: exp.Expression) -> str | None:
