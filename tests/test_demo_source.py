@@ -435,3 +435,14 @@ def test_command_line_creates_and_seeds(mssql):
         cursor = check.cursor()
         cursor.execute("SELECT COUNT(*), MIN(SalesDocument) FROM dbo.vwZSDOrder_Advanced")
         assert cursor.fetchone() == (1500, "0000010000")
+
+
+def test_generated_keys_are_unique_at_demo_and_benchmark_sizes():
+    """Blocks of document numbers must never overlap, or the demo would fail its own key check."""
+    from collections import Counter
+
+    from devtools.demo_source.rows import generate_rows
+
+    for seed, count in ((1, 5000), (3, 20000)):
+        keys = Counter((row[0], row[1]) for row in generate_rows(count, seed))
+        assert max(keys.values()) == 1, [key for key, n in keys.items() if n > 1][:5]

@@ -99,9 +99,9 @@ _CENT = Decimal("0.01")  # scale of prices and values
 # Rows are laid out in blocks; each block holds whole documents of 1 to 5 items, so a row's
 # document and item number follow from its block alone.
 ROWS_PER_BLOCK = 8
-DOCUMENTS_PER_BLOCK = (
-    ROWS_PER_BLOCK  # document-number slots reserved per block (gaps are fine)
-)
+# Document-number slots reserved per block: a block of one-item documents, each followed by a
+# skipped number, uses 2 * ROWS_PER_BLOCK slots; fewer would let blocks overlap (duplicate keys).
+DOCUMENTS_PER_BLOCK = 2 * ROWS_PER_BLOCK
 
 
 @dataclass(frozen=True)
