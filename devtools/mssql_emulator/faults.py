@@ -4,8 +4,10 @@
     EXEC emulator.clear_faults
 
 Faults are global to the server process. Each fires ``@times`` times (default 1) and is then
-gone. Faults about queries apply to the next batch or RPC that is not itself an ``emulator.*``
-command, from any session (the one that armed it included).
+gone. Faults about queries apply to the next batch or RPC from any session (the one that armed
+it included) that is neither an ``emulator.*`` command nor session housekeeping: a batch of only
+SET, USE and transaction statements, such as the one pymssql sends while it connects, so a
+fault armed before a client connects hits that client's first real query.
 
 ==========================  ===================  ==============================================
 kind                        parameters           effect
@@ -76,10 +78,7 @@ KNOWN_ERRORS = {
     701: (
         17,
         123,
-        (
-            "There is insufficient system memory in resource pool 'default' to run "
-            "this query."
-        ),
+        ("There is insufficient system memory in resource pool 'default' to run this query."),
     ),
     1205: (
         13,
@@ -154,8 +153,7 @@ class FaultRegistry:
         if kind is None:
             raise SqlServerError(
                 201,
-                "Procedure or function 'inject_fault' expects parameter "
-                "'@kind', which was not supplied.",
+                "Procedure or function 'inject_fault' expects parameter '@kind', which was not supplied.",
                 16,
                 4,
             )
@@ -163,8 +161,7 @@ class FaultRegistry:
         if kind not in KINDS:
             raise SqlServerError(
                 50000,
-                f"Unknown fault kind '{kind}'. Known kinds: "
-                f"{', '.join(sorted(KINDS))}.",
+                f"Unknown fault kind '{kind}'. Known kinds: {', '.join(sorted(KINDS))}.",
                 16,
                 1,
             )
@@ -173,21 +170,17 @@ class FaultRegistry:
         for name in sorted(required - params.keys()):
             raise SqlServerError(
                 201,
-                f"Procedure or function 'inject_fault' expects parameter "
-                f"'@{name}', which was not supplied.",
+                f"Procedure or function 'inject_fault' expects parameter '@{name}', which was not supplied.",
                 16,
                 4,
             )
         for name in sorted(params.keys() - required - optional):
-            raise SqlServerError(
-                8145, f"@{name} is not a parameter for procedure inject_fault.", 16, 2
-            )
+            raise SqlServerError(8145, f"@{name} is not a parameter for procedure inject_fault.", 16, 2)
         for name in ("ms", "rows", "error", "severity", "state"):
             if name in params and not isinstance(params[name], int):
                 raise SqlServerError(
                     8114,
-                    f"Error converting data type nvarchar to int for "
-                    f"parameter '@{name}'.",
+                    f"Error converting data type nvarchar to int for parameter '@{name}'.",
                     16,
                     5,
                 )
@@ -219,9 +212,7 @@ class FaultRegistry:
         if fault is None:
             return None
         number = fault.params["error"]
-        severity, state, message = KNOWN_ERRORS.get(
-            number, (16, 1, "Emulated failure.")
-        )
+        severity, state, message = KNOWN_ERRORS.get(number, (16, 1, "Emulated failure."))
         message = fault.params.get("message", message)
         return SqlServerError(
             number,
@@ -240,16 +231,10 @@ class FaultRegistry:
             result.stall_after_rows = fault.params["rows"]
             result.stall_ms = fault.params["ms"]
         names = {c.name.lower(): i for i, c in enumerate(columns)}
-        fault = self._take(
-            lambda f: (
-                f.kind == "malformed_value" and str(f.params["column"]).lower() in names
-            )
-        )
+        fault = self._take(lambda f: f.kind == "malformed_value" and str(f.params["column"]).lower() in names)
         if fault:
             index = names[str(fault.params["column"]).lower()]
-            result.malformed[index] = malformed_value(
-                columns[index], fault.params.get("value")
-            )
+            result.malformed[index] = malformed_value(columns[index], fault.params.get("value"))
         return result
 
 
@@ -289,12 +274,8 @@ def malformed_value(column: Column, value) -> object:
 
 
 # --- parsing the emulator commands out of a batch --------------------------------------------
-_COMMAND = re.compile(
-    r"\s*(?:EXEC(?:UTE)?\s+)?\[?emulator\]?\s*\.\s*\[?(\w+)\]?", re.IGNORECASE
-)
-_PARAM = re.compile(
-    r"\s*@(\w+)\s*=\s*(N?'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|NULL)\s*", re.IGNORECASE
-)
+_COMMAND = re.compile(r"\s*(?:EXEC(?:UTE)?\s+)?\[?emulator\]?\s*\.\s*\[?(\w+)\]?", re.IGNORECASE)
+_PARAM = re.compile(r"\s*@(\w+)\s*=\s*(N?'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|NULL)\s*", re.IGNORECASE)
 _SEPARATOR = re.compile(r"\s*(?:;|,|GO\b)?\s*", re.IGNORECASE)
 
 COMMANDS = ("inject_fault", "clear_faults")
@@ -349,15 +330,21 @@ def parse_emulator_batch(sql: str) -> list[EmulatorCommand] | None:
     return commands or None
 
 
+_HOUSEKEEPING = re.compile(
+    r"^(?:\s*(?:SET\s[^;\n]*|USE\s[^;\n]*|(?:BEGIN|COMMIT|ROLLBACK)(?:\s+TRAN(?:SACTION)?)?"
+    r"|IF\s+@@TRANCOUNT\s*>\s*0\s+(?:COMMIT|ROLLBACK)[^;\n]*)[ \t]*(?:[;\n]|$))+\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_housekeeping(sql: str) -> bool:
+    """A batch of only SET, USE and transaction statements (drivers send these on their own)."""
+    return bool(_HOUSEKEEPING.match(sql))
+
+
 def is_emulator_proc(proc_name: str) -> bool:
     """An RPC to emulator.* (python-tds ``callproc``)."""
-    return (
-        proc_name.strip()
-        .lower()
-        .replace("[", "")
-        .replace("]", "")
-        .startswith("emulator.")
-    )
+    return proc_name.strip().lower().replace("[", "").replace("]", "").startswith("emulator.")
 
 
 def run_command(registry: FaultRegistry, command: EmulatorCommand) -> None:
@@ -366,11 +353,7 @@ def run_command(registry: FaultRegistry, command: EmulatorCommand) -> None:
     elif command.name == "clear_faults":
         if command.params:
             name = next(iter(command.params))
-            raise SqlServerError(
-                8145, f"@{name} is not a parameter for procedure clear_faults.", 16, 2
-            )
+            raise SqlServerError(8145, f"@{name} is not a parameter for procedure clear_faults.", 16, 2)
         registry.clear()
     else:
-        raise SqlServerError(
-            2812, f"Could not find stored procedure 'emulator.{command.name}'.", 16, 62
-        )
+        raise SqlServerError(2812, f"Could not find stored procedure 'emulator.{command.name}'.", 16, 62)

@@ -351,10 +351,11 @@ class ClientConnection:
         if commands is not None:
             self._run_emulator_commands(commands)
             return
-        injected = self.server.faults.take_query_error(self.spid, self.session.database)
-        if injected:
-            self._send_error_response(injected)
-            return
+        if not fault_commands.is_housekeeping(sql):
+            injected = self.server.faults.take_query_error(self.spid, self.session.database)
+            if injected:
+                self._send_error_response(injected)
+                return
         self._stream_outcomes(lambda: self.server.engine.execute_batch(self.session, sql), in_proc=False)
 
     def _run_emulator_commands(self, commands) -> None:
