@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.tsql import TSQL
+from sqlglot.tokens import TokenType
 
 from devtools.mssql_emulator import sqltypes
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, INFO_VIEWS_BY_NAME, Catalog, TableDef
@@ -62,6 +63,10 @@ _OWN_FUNCTIONS = {
 class Dialect(TSQL):
     """T-SQL as the emulator parses it."""
 
+    class Tokenizer(TSQL.Tokenizer):
+        # sqlglot reads both FLOAT and REAL as its FLOAT; SQL Server's float is 8 bytes.
+        KEYWORDS = {**TSQL.Tokenizer.KEYWORDS, "FLOAT": TokenType.DOUBLE}
+
     class Parser(TSQL.Parser):
         FUNCTIONS = {k: v for k, v in TSQL.Parser.FUNCTIONS.items() if k not in _OWN_FUNCTIONS}
         NO_PAREN_FUNCTIONS = {
@@ -103,13 +108,14 @@ def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = F
         "TEXT": "varchar",
         "UTINYINT": "tinyint",
         "UUID": "uniqueidentifier",
+        "TIMESTAMPTZ": "datetimeoffset",
         "BOOLEAN": "bit",
     }.get(kind, kind.lower())
     if kind == "USERDEFINED":
         base = datatype.args.get("kind") or datatype.sql("tsql")
     params = [p.this.name if isinstance(p, exp.DataTypeParam) else p.name for p in datatype.expressions]
-    if base == "real" and params and params[0].isdigit() and int(params[0]) > 24:
-        base, params = "float", []
+    if base == "float" and params and params[0].isdigit():
+        base, params = ("real" if int(params[0]) <= 24 else "float"), []
     if base == "varchar" and kind == "TEXT" and not params:
         params = ["max"]
     text = base + (f"({','.join(params)})" if params else "")
@@ -422,6 +428,15 @@ class Translator:
         t = col.sql_type
         if t in sqltypes.STRING_TYPES:
             text = exp.cast(value, "VARCHAR")
+            select = node.find_ancestor(exp.Select)
+            source_type = self.infer(value, self._sources(select) if select else {})
+            if source_type and source_type.sql_type in sqltypes.TICK_TYPES and style_value in (121, 126, 120, 20):
+                # Stored as 'YYYY-MM-DD HH:MM:SS.fffffff' already: all 100 ns digits survive.
+                if style_value in (120, 20):
+                    text = exp.func("left", text, exp.Literal.number(19))
+                elif style_value == 126:
+                    text = exp.func("replace", text, exp.Literal.string(" "), exp.Literal.string("T"))
+                style_value = None
             if style_value is not None:
                 text = _format_date(value, style_value) or text
             if col.length and col.length > 0:
@@ -435,7 +450,7 @@ class Translator:
         if t in ("date", "datetime") and style_value == 112:
             parsed = exp.func("strptime", exp.cast(value, "VARCHAR"), exp.Literal.string("%Y%m%d"))
             return exp.cast(parsed, "DATE" if t == "date" else "TIMESTAMP")
-        return exp.Cast(this=value, to=exp.DataType.build(sqltypes.storage_type(col)))
+        return exp.Cast(this=value, to=exp.DataType.build(sqltypes.storage_type(col), dialect="duckdb"))
 
 
 _INTEGERS = {"int", "bigint", "smallint", "tinyint"}
