@@ -200,7 +200,7 @@ def build_sync_dag(
                 "rows_in_table": counts.rows_in_table,
             }
 
-        @task(trigger_rule="all_done", execution_timeout=dt.timedelta(minutes=1), retries=1)
+        @task(execution_timeout=dt.timedelta(minutes=1), retries=1)
         def cleanup() -> None:
             """Drop this run's staging tables, whatever happened upstream."""
             from include.table_sync.pipeline import StagedSnapshot
@@ -213,6 +213,8 @@ def build_sync_dag(
         staged = extract()
         checks = validate(staged)
         applied = replace(staged, checks)
-        applied >> cleanup()
+        # A teardown: it runs whatever happened downstream of extract, and its own success does
+        # not turn a failed sync into a successful DAG run.
+        applied >> cleanup().as_teardown(setups=staged)
 
     return sync_dag()

@@ -52,3 +52,16 @@ def orders_db(postgres):
     yield postgres.dsn(name)
     with psycopg.connect(postgres.dsn("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# A distinctive (still obviously fake) password, so tests can search every log line for it.
+STACK_PASSWORD = "demo-password-7Qx"
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """The embedded stack with a migrated Airflow metadata database, for Airflow-level tests."""
+    from devtools.stack import EmbeddedStack
+
+    with EmbeddedStack(seed_rows=None, password=STACK_PASSWORD) as embedded:
+        yield embedded

@@ -48,7 +48,8 @@ def test_task_chain_and_retry_policy(dagbag):
     assert set(tasks) == {"extract", "validate", "replace", "cleanup"}
     assert tasks["validate"].upstream_task_ids == {"extract"}
     assert tasks["replace"].upstream_task_ids == {"extract", "validate"}
-    assert tasks["cleanup"].trigger_rule == "all_done"
+    assert tasks["cleanup"].is_teardown and tasks["extract"].is_setup
+    assert tasks["cleanup"].upstream_task_ids == {"extract", "replace"}
     for task_id in ("extract", "validate", "replace"):
         task = tasks[task_id]
         assert task.retries == 3, task_id
