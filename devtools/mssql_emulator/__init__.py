@@ -74,13 +74,11 @@ class MssqlEmulator:
         if self.running:
             return
         # Kept open for the process's lifetime; closed in __exit__.
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        self._stderr = tempfile.TemporaryFile()
         env = dict(
             os.environ,
             MSSQL_EMULATOR_PASSWORD=self.password,
-            PYTHONPATH=os.pathsep.join(
-                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
-            ),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         )
         command = [
             sys.executable,
@@ -117,9 +115,7 @@ class MssqlEmulator:
             while b"\n" not in buffer:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._fail(
-                        f"did not print 'listening on' within {self.start_timeout} s"
-                    )
+                    self._fail(f"did not print 'listening on' within {self.start_timeout} s")
                 if not selector.select(remaining):
                     continue
                 chunk = os.read(out.fileno(), 4096)
@@ -134,9 +130,7 @@ class MssqlEmulator:
 
     def _fail(self, what: str):
         self._stop_process()
-        raise EmulatorStartError(
-            f"MSSQL emulator {what}; its stderr:\n{self.stderr_text()}"
-        )
+        raise EmulatorStartError(f"MSSQL emulator {what}; its stderr:\n{self.stderr_text()}")
 
     def stderr_text(self) -> str:
         """What the emulator process wrote to stderr so far (its log)."""

@@ -25,15 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1433, help="0 = any free port")
     parser.add_argument("--user", default="sa")
-    parser.add_argument(
-        "--password", default=None, help=f"login password (default: ${PASSWORD_ENV})"
-    )
-    parser.add_argument(
-        "--database", default="master", help="database of logins that name none"
-    )
-    parser.add_argument(
-        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
+    parser.add_argument("--password", default=None, help=f"login password (default: ${PASSWORD_ENV})")
+    parser.add_argument("--database", default="master", help="database of logins that name none")
+    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     if args.password is None:
         args.password = os.environ.get(PASSWORD_ENV)

@@ -9,6 +9,8 @@ stream at the next write.
 from __future__ import annotations
 
 import collections
+import datetime as dt
+import decimal
 import itertools
 import logging
 import math
@@ -18,6 +20,7 @@ import socket
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -280,6 +283,18 @@ class ClientConnection:
                 )
             )
             failure.append(SqlServerError(18456, f"Login failed for user '{user}'.", 14, 1))
+        if login.tds_version < tokens.TDS72:
+            refusal = SqlServerError(
+                50000,
+                f"The emulator speaks TDS 7.2 to 7.4; this client offered TDS version "
+                f"{login.tds_version:#010x}. Connect with TDS 7.4 (pymssql: tds_version='7.4').",
+                16,
+                1,
+            )
+            log.info("spid %d: login refused: %s", self.spid, refusal)
+            self.writer.write(tokens.pre_72_login_refusal(refusal, SERVER_NAME))
+            self.writer.end_message()
+            return False
         if failure:
             log.info("spid %d: login refused: %s", self.spid, failure[-1])
             for err in failure:
@@ -695,31 +710,37 @@ def _close_rows(rows) -> None:
 
 # --- sp_executesql parameters as literals -------------------------------------------------------
 _SQL_TOKENS = re.compile(
-    r"(?P<skip>N?'(?:[^']|'')*'|\[[^\]]*\]|\"[^\"]*\"|--[^\n]*|/\*.*?\*/)"
-    r"|(?P<param>@@?\w+)",
+    r"(?P<skip>N?'(?:[^']|'')*'|\[[^\]]*\]|\"[^\"]*\"|--[^\n]*|/\*.*?\*/)|(?P<param>@@?\w+)",
     re.DOTALL,
+)
+_DECLARATION = re.compile(
+    r"\s*(@\w+)\s+((?:[^,(]|\([^)]*\))+?)(?:\s+(?:OUTPUT|OUT))?\s*(?:,|$)", re.IGNORECASE
 )
 
 
 def _bind_sp_executesql(parameters: list[packets.RpcParameter]) -> str:
-    """sp_executesql @stmt, @params, @p1 = v1...: the statement with literals for parameters.
+    """sp_executesql @stmt, @params, @p1 = v1...: the statement with typed literals for parameters.
 
-    The engine takes plain T-SQL text, so each parameter reference is replaced by a T-SQL
-    literal of its value (outside strings, comments and quoted identifiers).
+    The engine takes plain T-SQL text, so each parameter reference (outside strings, comments and
+    quoted identifiers) becomes ``CAST(<literal> AS <declared type>)``, the type coming from
+    @params, so a bit stays a bit and a NULL keeps its type.
     """
     if not parameters or not isinstance(parameters[0].value, str):
         raise SqlServerError(
-            214,
-            "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'.",
-            16,
-            2,
+            214, "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'.", 16, 2
         )
     statement = parameters[0].value
+    declared = [
+        (name.lower(), sql_type.strip())
+        for name, sql_type in _DECLARATION.findall(
+            (parameters[1].value if len(parameters) > 1 else None) or ""
+        )
+    ]
+    types = dict(declared)
     values = {}
     positional = [p for p in parameters[2:] if not p.name]
-    declared = _declared_names(parameters[1].value if len(parameters) > 1 else "")
-    for name, p in zip(declared, positional, strict=False):
-        values[name.lower()] = p.value
+    for (name, _), p in zip(declared, positional, strict=False):
+        values[name] = p.value
     for p in parameters[2:]:
         if p.name:
             values[p.name.lower()] = p.value
@@ -728,23 +749,18 @@ def _bind_sp_executesql(parameters: list[packets.RpcParameter]) -> str:
         name = match.group("param")
         if name is None or name.startswith("@@"):
             return match.group(0)
-        if name.lower() not in values:
+        key = name.lower()
+        if key not in values:
             raise SqlServerError(137, f'Must declare the scalar variable "{name}".', 15, 2)
-        return sql_literal(values[name.lower()])
+        if key in types:
+            return f"CAST({_plain_literal(values[key])} AS {types[key]})"
+        return sql_literal(values[key])
 
     return _SQL_TOKENS.sub(substitute, statement)
 
 
-def _declared_names(declaration: str | None) -> list[str]:
-    return re.findall(r"(@\w+)\s+\w", declaration or "")
-
-
-def sql_literal(value) -> str:
-    """A T-SQL literal for a Python value received as an RPC parameter."""
-    import datetime as dt
-    import decimal
-    import uuid
-
+def _plain_literal(value) -> str:
+    """A T-SQL literal that CAST turns into the parameter's declared type."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -756,24 +772,31 @@ def sql_literal(value) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise SqlServerError(50000, "The emulator cannot bind a NaN or infinite float.", 16, 1)
-        return f"CAST({value!r} AS float)"
+        return repr(value)
     if isinstance(value, str):
         return "N'" + value.replace("'", "''") + "'"
     if isinstance(value, (bytes, bytearray)):
         return "0x" + bytes(value).hex()
+    if isinstance(value, dt.datetime):
+        return f"'{value.isoformat(sep=' ')}'"
+    if isinstance(value, (dt.date, dt.time, uuid.UUID)):
+        return f"'{value}'"
+    raise SqlServerError(
+        50000, f"The emulator cannot bind a parameter of type {type(value).__name__}.", 16, 1
+    )
+
+
+def sql_literal(value) -> str:
+    """A T-SQL literal carrying its own type, for a parameter @params does not declare."""
+    if isinstance(value, float):
+        return f"CAST({_plain_literal(value)} AS float)"
     if isinstance(value, uuid.UUID):
         return f"CAST('{value}' AS uniqueidentifier)"
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            return f"CAST('{value.isoformat(sep=' ')}' AS datetimeoffset)"
-        return f"CAST('{value.isoformat(sep=' ')}' AS datetime2)"
+        kind = "datetimeoffset" if value.tzinfo is not None else "datetime2"
+        return f"CAST({_plain_literal(value)} AS {kind})"
     if isinstance(value, dt.date):
         return f"CAST('{value.isoformat()}' AS date)"
     if isinstance(value, dt.time):
         return f"CAST('{value.isoformat()}' AS time)"
-    raise SqlServerError(
-        50000,
-        f"The emulator cannot bind a parameter of type {type(value).__name__}.",
-        16,
-        1,
-    )
+    return _plain_literal(value)

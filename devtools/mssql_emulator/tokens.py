@@ -167,6 +167,23 @@ def done(
     return _DONE.pack(token, status, cur_cmd, row_count)
 
 
+def pre_72_login_refusal(err: SqlServerError, server: str) -> bytes:
+    """ERROR then DONE in the TDS 7.0/7.1 layout (2-byte LineNumber, 4-byte DoneRowCount).
+
+    The emulator speaks TDS 7.2 to 7.4 only; older clients get this one readable refusal.
+    """
+    body = (
+        struct.pack("<iBB", err.number, err.state, err.severity)
+        + _us_varchar(err.message)
+        + _b_varchar(server)
+        + _b_varchar("")
+        + struct.pack("<H", err.line)
+    )
+    return (
+        struct.pack("<BH", TOKEN_ERROR, len(body)) + body + struct.pack("<BHHI", TOKEN_DONE, DONE_ERROR, 0, 0)
+    )
+
+
 # --- 2.2.7.18 RETURNSTATUS ----------------------------------------------------------------------
 TOKEN_RETURNSTATUS = 0x79
 

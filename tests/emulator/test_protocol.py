@@ -234,6 +234,14 @@ def test_raw_login_reports_database_collation_and_packet_size(emulator):
     assert raw_tds.final_done_status(response) == 0
 
 
+def test_clients_older_than_tds_72_get_a_clear_refusal(emulator):
+    number, message = pymssql_login_error(emulator, tds_version="7.1")
+    assert number == 50000
+    assert message.startswith(
+        "The emulator speaks TDS 7.2 to 7.4; this client offered TDS version 0x71000001."
+    )
+
+
 # --- batches and types ------------------------------------------------------------------------------
 
 
@@ -274,6 +282,61 @@ def test_error_after_results_keeps_the_earlier_results(pytds_connect):
         assert failure.value.msg_no == 208
         cursor.execute("SELECT 2 AS still_usable")
         assert cursor.fetchall() == [(2,)]
+
+
+def test_use_changes_database_with_envchange_and_message(emulator):
+    client = raw_tds.RawTdsClient(emulator.host, emulator.port)
+    try:
+        client.login(emulator.user, emulator.password, emulator.database)
+        client.batch("USE master")
+        response = client.read_message()
+    finally:
+        client.close()
+    new, old = "master", emulator.database
+    body = b"\x01" + bytes([len(new)]) + new.encode("utf-16-le") + bytes([len(old)]) + old.encode("utf-16-le")
+    assert b"\xe3" + struct.pack("<H", len(body)) + body in response  # ENVCHANGE type 1
+    assert "Changed database context to 'master'.".encode("utf-16-le") in response
+
+
+def test_python_tds_parameters_arrive_typed_through_sp_executesql(pytds_connect):
+    params = (
+        "it's ü🚀'; DROP TABLE dbo.proto_batch --",
+        5,
+        None,
+        Decimal("-12345.678"),
+        dt.date(2026, 11, 29),
+        dt.datetime(2026, 11, 29, 10, 11, 12, 123456),
+        True,
+        pytds.Binary(b"\x00\xff"),
+        1.5,
+        2**40,
+    )
+    with pytds_connect() as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(["%s"] * len(params)), params)
+        row = cursor.fetchone()
+        cursor.execute("SELECT %(x)s AS first, %(x)s AS second", {"x": "same"})
+        assert cursor.fetchall() == [("same", "same")]
+    expected = list(params)
+    expected[7] = b"\x00\xff"
+    assert list(row) == expected
+    assert [type(v) for v in row] == [type(v) for v in expected]
+
+
+def test_python_tds_transactions_go_through_transaction_manager_requests(pytds_connect):
+    with pytds_connect(autocommit=True) as setup, setup.cursor() as cursor:
+        cursor.execute(
+            "IF OBJECT_ID('dbo.proto_tx') IS NOT NULL DROP TABLE dbo.proto_tx; CREATE TABLE dbo.proto_tx (id int)"
+        )
+    with pytds_connect(autocommit=False) as conn:
+        cursor = conn.cursor()
+        cursor.execute("INSERT INTO dbo.proto_tx VALUES (%s)", (1,))
+        conn.commit()
+        cursor.execute("SELECT @@TRANCOUNT AS open_transactions")
+        assert cursor.fetchall() == [(1,)]  # commit began the next transaction
+        conn.rollback()
+    with pytds_connect() as other, other.cursor() as cursor:
+        cursor.execute("SELECT id FROM dbo.proto_tx")
+        assert cursor.fetchall() == [(1,)]
 
 
 TYPED_COLUMNS = [
