@@ -254,12 +254,17 @@ def replace(ctx: SyncContext, staged: StagedSnapshot) -> ApplyCounts:
                     )
                 counts = apply_snapshot(target, mapping, staged.tables.snapshot_id, staged.rows_fetched)
                 record_success(target, staged.attempt_id, counts)
+            total_seconds = target.execute(
+                "SELECT extract(epoch FROM finished_at - started_at) FROM table_sync.history WHERE id = %s",
+                (staged.attempt_id,),
+            ).fetchone()[0]
         except Exception as exc:
             raise _fail(ctx, staged.attempt_id, "replace", exc, classify_target_error) from None
     log.info(
         "applied %s to %s in %.2f s (%d rows in table)",
         counts.summary(), mapping.target.qualified_name, time.monotonic() - started, counts.rows_in_table,
     )
+    log.info("sync of %s took %.1f s from extract start to commit", mapping.target.qualified_name, total_seconds)
     return counts
 
 
