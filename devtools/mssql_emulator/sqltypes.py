@@ -142,7 +142,7 @@ CREATE OR REPLACE MACRO ms_dto_text(s) AS CASE
   ELSE ms_dt2_text(s) || ' +00:00' END;
 CREATE OR REPLACE MACRO ms_dto(x) AS ms_dto_text(trim(CAST(x AS VARCHAR)));
 CREATE OR REPLACE MACRO ms_len(x, n) AS CASE
-  WHEN length(CAST(x AS VARCHAR)) > n
+  WHEN strlen(CAST(x AS VARCHAR)) > n AND length(CAST(x AS VARCHAR)) > n
     THEN ms_fail(2628, 'String or binary data would be truncated.')
   ELSE x END;
 CREATE OR REPLACE MACRO ms_nonzero(x) AS CASE

@@ -277,6 +277,9 @@ class Translator:
             return None
         if isinstance(node, exp.Anonymous):
             name = node.name.upper()
+            if name in ("MS_DT2", "MS_TIME", "MS_DTO"):  # already rewritten casts
+                kind = {"MS_DT2": "datetime2", "MS_TIME": "time", "MS_DTO": "datetimeoffset"}[name]
+                return Column("", kind, scale=7)
             if name == "GETDATE" or name == "GETUTCDATE":
                 return Column("", "datetime")
             if name in ("SYSDATETIME", "SYSUTCDATETIME"):
@@ -320,7 +323,15 @@ class Translator:
             left, right = self.infer(division.this, sources), self.infer(division.expression, sources)
             if left and right and left.sql_type in _INTEGERS and right.sql_type in _INTEGERS:
                 division.meta["integer"] = True
-        return tree.transform(self._rewrite_node, copy=False)
+        # Children first, so a rewritten outer node keeps its rewritten arguments.
+        for node in reversed(list(tree.dfs())):
+            replacement = self._rewrite_node(node)
+            if replacement is not node:
+                if node is tree:
+                    tree = replacement
+                else:
+                    node.replace(replacement)
+        return tree
 
     def _rewrite_node(self, node: exp.Expression) -> exp.Expression:
         ctx = self.context
@@ -430,7 +441,11 @@ class Translator:
             text = exp.cast(value, "VARCHAR")
             select = node.find_ancestor(exp.Select)
             source_type = self.infer(value, self._sources(select) if select else {})
-            if source_type and source_type.sql_type in sqltypes.TICK_TYPES and style_value in (121, 126, 120, 20):
+            if (
+                source_type
+                and source_type.sql_type in sqltypes.TICK_TYPES
+                and style_value in (121, 126, 120, 20)
+            ):
                 # Stored as 'YYYY-MM-DD HH:MM:SS.fffffff' already: all 100 ns digits survive.
                 if style_value in (120, 20):
                     text = exp.func("left", text, exp.Literal.number(19))
