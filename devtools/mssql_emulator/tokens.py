@@ -234,8 +234,8 @@ class CompiledColumns:
     """What a result set needs to be encoded: its COLMETADATA token and one encoder per column."""
 
     colmetadata: bytes
-    encoders: list[Encoder]
-    null_encodings: list[bytes]  # what each encoder writes for NULL in a ROW token
+    encoders: list[Encoder]  # for non-NULL values only
+    null_encodings: list[bytes]  # each column's NULL in a ROW token (before TDS 7.3, no NBCROW)
 
 
 def _plp(data: bytes) -> bytes:
@@ -252,13 +252,6 @@ def _plp(data: bytes) -> bytes:
         parts.append(chunk)
     parts.append(b"\x00\x00\x00\x00")
     return b"".join(parts)
-
-
-def _nullable(encode: Callable[[object], bytes], null: bytes) -> Encoder:
-    def encoder(value, encode=encode, null=null):
-        return null if value is None else encode(value)
-
-    return encoder
 
 
 # -- integers, bit, floats, money (TYPE_INFO: type, length) --
@@ -311,15 +304,15 @@ def _to_decimal(value) -> decimal.Decimal:
 
 def _scaled_integer(value, scale: int) -> int:
     """value * 10**scale as an exact integer, rounded half away from zero like SQL Server."""
-    d = _to_decimal(value)
-    if not d.is_finite():
-        raise SqlServerError(
-            8115,
-            "Arithmetic overflow error converting numeric to data type numeric.",
-            16,
-            2,
+    d = value if type(value) is decimal.Decimal else _to_decimal(value)
+    try:
+        return int(
+            d.scaleb(scale, _DECIMAL_CONTEXT).to_integral_value(decimal.ROUND_HALF_UP, _DECIMAL_CONTEXT)
         )
-    return int(d.scaleb(scale, _DECIMAL_CONTEXT).to_integral_value(decimal.ROUND_HALF_UP, _DECIMAL_CONTEXT))
+    except (ValueError, OverflowError):  # NaN, Infinity
+        raise SqlServerError(
+            8115, "Arithmetic overflow error converting numeric to data type numeric.", 16, 2
+        ) from None
 
 
 def _money_encoder(size: int) -> tuple[bytes, Encoder]:
@@ -522,7 +515,10 @@ def _text_encoder(
     if unicode:
 
         def encode(value):
-            data = value.encode("utf-16-le", errors="surrogatepass")
+            try:
+                data = value.encode("utf-16-le")
+            except UnicodeEncodeError:  # a lone surrogate: pass it through as SQL Server would
+                data = value.encode("utf-16-le", errors="surrogatepass")
             return ushort(len(data)) + data
     else:
 
@@ -631,14 +627,19 @@ def compile_columns(columns: list[Column], tds_version: int) -> CompiledColumns:
             encode = _via_text(encode)
         flags = FLAG_UPDATEABLE_UNKNOWN | (FLAG_NULLABLE if column.nullable else 0)
         parts.append(struct.pack("<IH", 0, flags) + info + _b_varchar(column.name))
-        encoders.append(_nullable(encode, null))
+        encoders.append(encode)
         nulls.append(null)
     return CompiledColumns(b"".join(parts), encoders, nulls)
 
 
 def row_encoder(compiled: CompiledColumns, tds_version: int) -> Callable[[tuple], bytes]:
-    """A function turning one row tuple into a ROW token, or an NBCROW token if it has NULLs."""
+    """A function turning one row tuple into a ROW token, or an NBCROW token if it has NULLs.
+
+    NULLs never reach the column encoders: NBCROW leaves them out (a bit in its bitmap) and,
+    before TDS 7.3, ROW carries each column's NULL encoding.
+    """
     encoders = compiled.encoders
+    nulls = compiled.null_encodings
     n = len(encoders)
     row_prefix = bytes([TOKEN_ROW])
     nbc_prefix = bytes([TOKEN_NBCROW])
@@ -649,20 +650,24 @@ def row_encoder(compiled: CompiledColumns, tds_version: int) -> Callable[[tuple]
     def encode_row(row: tuple) -> bytes:
         if len(row) != n:
             raise SqlServerError(
-                50000,
-                f"The engine produced a row of {len(row)} values for {n} columns.",
-                16,
-                1,
+                50000, f"The engine produced a row of {len(row)} values for {n} columns.", 16, 1
             )
-        if use_nbc and None in row:
-            bitmap = 0
-            values = []
-            for i, (encode, value) in enumerate(zip(encoders, row, strict=False)):
-                if value is None:
-                    bitmap |= 1 << i
-                else:
-                    values.append(encode(value))
-            return nbc_prefix + bitmap.to_bytes(bitmap_len, "little") + join(values)
-        return row_prefix + join([encode(value) for encode, value in zip(encoders, row, strict=False)])
+        if None not in row:
+            return row_prefix + join([encode(value) for encode, value in zip(encoders, row, strict=False)])
+        if not use_nbc:
+            return row_prefix + join(
+                [
+                    null if value is None else encode(value)
+                    for encode, null, value in zip(encoders, nulls, row, strict=False)
+                ]
+            )
+        bitmap = 0
+        values = []
+        for i, value in enumerate(row):
+            if value is None:
+                bitmap |= 1 << i
+            else:
+                values.append(encoders[i](value))
+        return nbc_prefix + bitmap.to_bytes(bitmap_len, "little") + join(values)
 
     return encode_row
