@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import signal
 import socket
 import struct
 import subprocess
@@ -20,7 +22,7 @@ import pymssql
 import pytds
 import pytest
 
-from devtools.mssql_emulator import MssqlEmulator, packets, tokens
+from devtools.mssql_emulator import EmulatorStartError, MssqlEmulator, packets, tokens
 from devtools.mssql_emulator.results import Column, DateTime2, Time7
 from tests.emulator import raw_tds
 
@@ -587,3 +589,71 @@ def test_repeated_view_query_is_replayed_from_the_cache(view_emulator, capsys):
     # Absolute rates depend on the machine (and on the engine, which still runs the query on a
     # cache hit); the replay must at least be several times faster than encoding afresh.
     assert replay_rate >= 3 * first_rate
+
+
+# --- command line and launcher --------------------------------------------------------------------
+
+
+def test_command_line_announces_its_port_once_and_exits_0_on_signals():
+    env = dict(os.environ, MSSQL_EMULATOR_PASSWORD="cli-secret-pw")
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devtools.mssql_emulator", "--port", "0", "--user", "demo"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        try:
+            line = process.stdout.readline()
+            assert re.fullmatch(r"listening on 127\.0\.0\.1:\d+\n", line), line
+            port = int(line.rsplit(":", 1)[1])
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            process.send_signal(stop_signal)
+            out, err = process.communicate(timeout=20)
+        finally:
+            process.kill()
+        assert process.returncode == 0, err
+        assert out == ""  # nothing after the one line
+
+
+def test_password_stays_out_of_command_line_and_debug_log():
+    secret = "Very-Secret-Pw-42"
+    with MssqlEmulator(user="demo", password=secret, database="master", log_level="DEBUG") as emu:
+        with open(f"/proc/{emu.pid}/cmdline", "rb") as cmdline:
+            assert secret.encode() not in cmdline.read()
+        pymssql.connect(**emu.connect_kwargs(login_timeout=10)).close()
+        with pytest.raises(pymssql.OperationalError):
+            pymssql.connect(**emu.connect_kwargs(login_timeout=10, password=secret + "-wrong"))
+        log = emu.stderr_text()
+    assert "Login7(" in log and "login refused" in log  # the log does describe both logins
+    assert secret not in log
+
+
+def test_launcher_reports_a_server_that_cannot_start(emulator):
+    blocked = MssqlEmulator(user="demo", password="x", database="master", port=emulator.port)
+    with pytest.raises(EmulatorStartError) as failure:
+        blocked.start()
+    assert f"cannot listen on 127.0.0.1:{emulator.port}" in str(failure.value)
+
+
+def test_garbage_and_half_messages_do_not_hurt_the_server(emulator, pymssql_connect):
+    baseline = _thread_count(emulator.pid)
+    attempts = [
+        b"",  # connect and leave
+        b"\x12\x01\x00",  # half a packet header
+        b"\x12\x01\x00\x02\x00\x00\x01\x00",  # a packet shorter than its own header
+        b"\x12\x01\xff\xff\x00\x00\x01\x00" + b"\x00" * 100,  # promises more than it sends
+        b"\x01\x01\x00\x10\x00\x00\x01\x00" + b"SELECT 1",  # a batch before any login
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",  # not TDS at all
+    ]
+    for data in attempts:
+        with socket.create_connection((emulator.host, emulator.port), timeout=5) as sock:
+            sock.sendall(data)
+    deadline = time.monotonic() + 10
+    while _thread_count(emulator.pid) > baseline and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _thread_count(emulator.pid) <= baseline
+    cursor = pymssql_connect().cursor()
+    cursor.execute("SELECT 1 AS alive")
+    assert cursor.fetchall() == [(1,)]
