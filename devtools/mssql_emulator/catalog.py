@@ -116,7 +116,7 @@ class Catalog:
         return self.objects.get((database.lower(), schema.lower(), name.lower()))
 
     def find_by_id(self, object_id: int) -> TableDef | None:
-        return next((t for t in self.objects.values() if t.object_id == object_id), None)
+        return next((t for t in list(self.objects.values()) if t.object_id == object_id), None)
 
     def add(self, table: TableDef) -> None:
         with self.lock:
@@ -129,7 +129,7 @@ class Catalog:
             self.version += 1
 
     def in_database(self, database: str) -> list[TableDef]:
-        return [t for key, t in self.objects.items() if key[0] == database.lower()]
+        return [t for key, t in list(self.objects.items()) if key[0] == database.lower()]
 
 
 def information_schema_rows(table: TableDef) -> tuple[list[tuple], tuple, tuple | None]:

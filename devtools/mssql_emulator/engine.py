@@ -11,6 +11,7 @@ statement commits on its own: ROLLBACK does not undo earlier writes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import duckdb
@@ -41,16 +42,23 @@ class _SessionState:
 
     def __init__(self):
         self.trancount = 0
+        self.rowcount = 0
 
 
 class Engine:
     """One per server process; thread-safe. See the module docstring."""
 
     def __init__(self):
-        self.db = duckdb.connect(":memory:", config={"threads": 2})
+        # nocase: SQL Server's default collation (SQL_Latin1_General_CP1_CI_AS) compares and
+        # sorts text case-insensitively.
+        self.db = duckdb.connect(":memory:", config={"threads": 2, "default_collation": "nocase"})
         self.catalog = Catalog()
         self.lock = self.catalog.lock
-        self.db.execute(sqltypes.MACROS)
+        # DDL and catalog upkeep run on their own cursor, always under the engine lock; queries
+        # and writes each get a fresh cursor (DuckDB connections are not shared across threads).
+        self._ddl = self.db.cursor()
+        self._cursor_lock = threading.Lock()
+        self._ddl.execute(sqltypes.MACROS)
         for name in DEFAULT_DATABASES:
             self._create_database(name)
 
@@ -63,6 +71,7 @@ class Engine:
         """Run a batch statement by statement; raise SqlServerError at the failing one."""
         fast = try_fast_insert(self, session, sql)
         if fast is not None:
+            self._state(session).rowcount = fast
             if not session.options.get("nocount"):
                 yield RowCount(fast)
             else:
@@ -157,12 +166,16 @@ class Engine:
             raise SqlServerError(102, f"Incorrect syntax near '{first}'.", 15)
 
     def _count(self, session: Session, count: int) -> Outcome:
+        self._state(session).rowcount = count
         return StatementDone() if session.options.get("nocount") else RowCount(count)
 
     # ---- queries ----
 
     def _context(self, session: Session) -> translate.Context:
-        return translate.Context(session.database, session.user, session.spid, self._state(session).trancount)
+        state = self._state(session)
+        return translate.Context(
+            session.database, session.user, session.spid, state.trancount, state.rowcount
+        )
 
     def _translate_query(self, session: Session, query: exp.Expression) -> translate.Translation:
         translator = translate.Translator(self.catalog, self._context(session))
@@ -176,22 +189,14 @@ class Engine:
     def _query(self, session: Session, query: exp.Expression) -> ResultSet:
         translation = self._translate_query(session, query)
         version = self.catalog.version
-        cursor = self.db.cursor()
+        cursor = self._new_cursor()
         try:
             description = self._execute(
                 cursor, f"SELECT * FROM ({translation.sql}) AS __probe LIMIT 0"
             ).description
-            decimals = [i for i, d in enumerate(description) if str(d[1]).upper().startswith("DECIMAL")]
-            sql = translation.sql
-            if decimals:
-                # DuckDB builds Python Decimals slowly; their text and Decimal(str) are ~3x faster.
-                aliases = [f"__c{i}" for i in range(len(description))]
-                picks = ", ".join(
-                    f"CAST({a} AS VARCHAR)" if i in decimals else a for i, a in enumerate(aliases)
-                )
-                sql = f"SELECT {picks} FROM ({sql}) AS __q({', '.join(aliases)})"
-            result = self._execute(cursor, sql)
             columns = self._merge_columns(translation.columns, description)
+            sql, duck_types = _fetch_friendly(translation.sql, columns, description)
+            result = self._execute(cursor, sql)
             first = result.fetchmany(FETCH_CHUNK)
         except SqlServerError:
             cursor.close()
@@ -199,8 +204,7 @@ class Engine:
         cache_key = None
         if translation.cacheable and version == self.catalog.version:
             cache_key = ("select", translation.sql, version)
-        duck_types = ["DECIMAL_TEXT" if i in decimals else d[1] for i, d in enumerate(description)]
-        convert = _row_converter(columns, duck_types)
+        convert = _chunk_converter(columns, duck_types)
         return ResultSet(columns, _stream(cursor, result, first, convert), cache_key)
 
     def _merge_columns(self, declared: list[Column] | None, description) -> list[Column]:
@@ -222,7 +226,11 @@ class Engine:
             raise errors.from_duckdb(error, table) from None
 
     def _cursor(self):
-        return _ClosingCursor(self.db.cursor())
+        return _ClosingCursor(self._new_cursor())
+
+    def _new_cursor(self):
+        with self._cursor_lock:
+            return self.db.cursor()
 
     # ---- writes ----
 
@@ -338,9 +346,9 @@ class Engine:
 
     def _create_database(self, name: str) -> None:
         with self.lock:
-            self.db.execute(f"ATTACH ':memory:' AS \"{name}\"")
-            self.db.execute(f'CREATE SCHEMA "{name}".dbo')
-            self.db.execute(f'CREATE SCHEMA "{name}".{INFO_SCHEMA}')
+            self._ddl.execute(f"ATTACH ':memory:' AS \"{name}\"")
+            self._ddl.execute(f'CREATE SCHEMA "{name}".dbo')
+            self._ddl.execute(f'CREATE SCHEMA "{name}".{INFO_SCHEMA}')
             from devtools.mssql_emulator.catalog import INFO_COLUMNS, INFO_SCHEMATA, INFO_TABLES, INFO_VIEWS
 
             for table_name, columns in (
@@ -350,7 +358,7 @@ class Engine:
                 ("schemata", INFO_SCHEMATA),
             ):
                 body = ", ".join(f'"{c.name}" {sqltypes.storage_type(c)}' for c in columns)
-                self.db.execute(f'CREATE TABLE "{name}".{INFO_SCHEMA}.{table_name} ({body})')
+                self._ddl.execute(f'CREATE TABLE "{name}".{INFO_SCHEMA}.{table_name} ({body})')
             self.catalog.databases[name.lower()] = name
             self.catalog.schemas[name.lower()] = {}
             for schema in ("dbo", "guest", "sys"):
@@ -360,8 +368,8 @@ class Engine:
     def _register_schema(self, database: str, schema: str) -> None:
         self.catalog.schemas[database.lower()][schema.lower()] = schema
         if schema.lower() != "dbo":
-            self.db.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"."{schema}"')
-        self.db.execute(
+            self._ddl.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"."{schema}"')
+        self._ddl.execute(
             f'INSERT INTO "{database}".{INFO_SCHEMA}.schemata VALUES (?, ?, ?)', [database, schema, "dbo"]
         )
 
@@ -454,7 +462,7 @@ class Engine:
                 piece = f'"{col_name}" {sqltypes.storage_type(col)}'
                 if col_name in identity:
                     sequence = f'"{database}"."{schema}"."__seq_{name}_{col_name}"'
-                    self.db.execute(f"CREATE SEQUENCE {sequence}")
+                    self._ddl.execute(f"CREATE SEQUENCE {sequence}")
                     piece += f" DEFAULT nextval('{sequence.replace(chr(34), '')}')"
                 elif default_sql:
                     piece += f" DEFAULT ({default_sql})"
@@ -467,7 +475,7 @@ class Engine:
                 table.key_columns = key_columns
             table.defaults = dict(defaults)
             table.defaults["__identity__"] = tuple(i.lower() for i in identity)
-            self._execute(self.db, f"CREATE TABLE {table.duck_name} ({', '.join(definitions)})")
+            self._execute(self._ddl, f"CREATE TABLE {table.duck_name} ({', '.join(definitions)})")
             self._register(table)
 
     def _create_view(self, session: Session, create: exp.Create, text: str) -> None:
@@ -491,7 +499,7 @@ class Engine:
                 )
             duck_name = f'"{database}"."{schema}"."{target.name}"'
             column_list = "(" + ", ".join(f'"{n}"' for n in names) + ")" if names else ""
-            self._execute(self.db, f"CREATE OR REPLACE VIEW {duck_name}{column_list} AS {translation.sql}")
+            self._execute(self._ddl, f"CREATE OR REPLACE VIEW {duck_name}{column_list} AS {translation.sql}")
             with self._cursor() as cursor:
                 description = self._execute(cursor, f"SELECT * FROM {duck_name} LIMIT 0").description
             columns = self._merge_columns(translation.columns, description)
@@ -516,26 +524,26 @@ class Engine:
         column_rows, table_row, view_row = information_schema_rows(table)
         info = f'"{table.database}".{INFO_SCHEMA}'
         if column_rows:
-            self.db.executemany(
+            self._ddl.executemany(
                 f"INSERT INTO {info}.columns VALUES ({', '.join('?' * len(column_rows[0]))})", column_rows
             )
-        self.db.execute(f"INSERT INTO {info}.tables VALUES (?, ?, ?, ?)", list(table_row))
+        self._ddl.execute(f"INSERT INTO {info}.tables VALUES (?, ?, ?, ?)", list(table_row))
         if view_row:
-            self.db.execute(f"INSERT INTO {info}.views VALUES (?, ?, ?, ?, ?, ?)", list(view_row))
+            self._ddl.execute(f"INSERT INTO {info}.views VALUES (?, ?, ?, ?, ?, ?)", list(view_row))
         self.catalog.add(table)
 
     def _unregister(self, table: TableDef, drop: bool = True) -> None:
         info = f'"{table.database}".{INFO_SCHEMA}'
         for name in ("columns", "tables", "views"):
-            self.db.execute(
+            self._ddl.execute(
                 f"DELETE FROM {info}.{name} WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
                 [table.schema, table.name],
             )
         if drop:
             kind = "VIEW" if table.kind == "view" else "TABLE"
-            self.db.execute(f"DROP {kind} {table.duck_name}")
+            self._ddl.execute(f"DROP {kind} {table.duck_name}")
             for identity in table.defaults.get("__identity__", ()):
-                self.db.execute(
+                self._ddl.execute(
                     f'DROP SEQUENCE IF EXISTS "{table.database}"."{table.schema}"."__seq_{table.name}_{identity}"'
                 )
         self.catalog.remove(table)
@@ -574,8 +582,8 @@ class Engine:
                         3729,
                         f"Cannot drop schema '{schema}' because it is being referenced by object '{users[0].name}'.",
                     )
-                self.db.execute(f'DROP SCHEMA "{database}"."{schema}"')
-                self.db.execute(
+                self._ddl.execute(f'DROP SCHEMA "{database}"."{schema}"')
+                self._ddl.execute(
                     f'DELETE FROM "{database}".{INFO_SCHEMA}.schemata WHERE SCHEMA_NAME = ?', [schema]
                 )
                 del self.catalog.schemas[database.lower()][schema.lower()]
@@ -591,7 +599,7 @@ class Engine:
                         3701,
                         f"Cannot drop the database '{name}', because it does not exist or you do not have permission.",
                     )
-                self.db.execute(f'DETACH "{found}"')
+                self._ddl.execute(f'DETACH "{found}"')
                 for table in self.catalog.in_database(found):
                     self.catalog.remove(table)
                 del self.catalog.databases[found.lower()]
@@ -663,8 +671,35 @@ class _ClosingCursor:
         self.cursor.close()
 
 
-def _row_converter(columns: list[Column], duck_types: list):
-    """One compiled function per result shape: converts only the columns that need it."""
+def _fetch_friendly(sql: str, columns: list[Column], description) -> tuple[str, list[str]]:
+    """The query reshaped so DuckDB does vectorised what Python would do per value.
+
+    DuckDB builds Python Decimals slowly (their text and Decimal(str) are ~3x faster), and
+    nchar/char padding is cheaper as rpad() than as str.ljust per row.
+    """
+    picks, duck_types, changed = [], [], False
+    for index, (col, (_name, duck_type, *_rest)) in enumerate(zip(columns, description, strict=True)):
+        alias = f"__c{index}"
+        duck = str(duck_type).upper()
+        if duck.startswith("DECIMAL"):
+            picks.append(f"CAST({alias} AS VARCHAR)")
+            duck_types.append("DECIMAL_TEXT")
+            changed = True
+        elif col.sql_type in ("nchar", "char") and (col.length or 0) > 0 and duck == "VARCHAR":
+            picks.append(f"rpad({alias}, {col.length}, ' ')")
+            duck_types.append("VARCHAR_PADDED")
+            changed = True
+        else:
+            picks.append(alias)
+            duck_types.append(duck_type)
+    if not changed:
+        return sql, duck_types
+    aliases = ", ".join(f"__c{i}" for i in range(len(columns)))
+    return f"SELECT {', '.join(picks)} FROM ({sql}) AS __q({aliases})", duck_types
+
+
+def _chunk_converter(columns: list[Column], duck_types: list):
+    """One compiled function per result shape, converting a whole chunk of rows at a time."""
     converters = [sqltypes.converter(c, t) for c, t in zip(columns, duck_types, strict=False)]
     if not any(converters):
         return None
@@ -676,7 +711,8 @@ def _row_converter(columns: list[Column], duck_types: list):
         else:
             env[f"c{index}"] = convert
             parts.append(f"(None if r[{index}] is None else c{index}(r[{index}]))")
-    return eval(f"lambda r: ({', '.join(parts)},)", env)  # noqa: S307 - code built from indices only
+    # Built from column indices only, never from query text.
+    return eval(f"lambda rows: [({', '.join(parts)},) for r in rows]", env)  # noqa: S307
 
 
 def _stream(cursor, result, first: list, convert) -> Iterator[tuple]:
@@ -687,7 +723,7 @@ def _stream(cursor, result, first: list, convert) -> Iterator[tuple]:
             if convert is None:
                 yield from chunk
             else:
-                yield from map(convert, chunk)
+                yield from convert(chunk)
             if len(chunk) < FETCH_CHUNK:
                 break
             try:

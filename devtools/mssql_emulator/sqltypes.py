@@ -109,6 +109,8 @@ def normalizer(col: Column, expr: str) -> str:
         return f"ms_time({expr})"
     if t == "datetimeoffset":
         return f"ms_dto({expr})"
+    if t == "datetime":  # SQL Server keeps 1/300 s: .000, .003, .007
+        return f"ms_datetime({expr})"
     if t in STRING_TYPES and col.length and col.length > 0:
         return f"ms_len({expr}, {col.length})"
     return expr
@@ -145,6 +147,10 @@ CREATE OR REPLACE MACRO ms_len(x, n) AS CASE
   WHEN strlen(CAST(x AS VARCHAR)) > n AND length(CAST(x AS VARCHAR)) > n
     THEN ms_fail(2628, 'String or binary data would be truncated.')
   ELSE x END;
+CREATE OR REPLACE MACRO ms_day_us(t) AS epoch_us(date_trunc('day', t));
+CREATE OR REPLACE MACRO ms_datetime_ts(t) AS make_timestamp(
+  ms_day_us(t) + (((epoch_us(t) - ms_day_us(t)) * 3 + 5000) // 10000 * 10000 + 1) // 3);
+CREATE OR REPLACE MACRO ms_datetime(x) AS ms_datetime_ts(CAST(x AS TIMESTAMP));
 CREATE OR REPLACE MACRO ms_nonzero(x) AS CASE
   WHEN x = 0 THEN ms_fail(8134, 'Divide by zero error encountered.') ELSE x END;
 """
@@ -233,10 +239,15 @@ def _datetimeoffset(text: str) -> DateTime2:
 
 
 def _round_datetime(value):
-    """SQL Server's datetime keeps 1/300 s: .000, .003, .007 after rounding."""
+    """SQL Server's datetime keeps 1/300 s: .000, .003, .007 after rounding.
+
+    Stored values are rounded on the way in (ms_datetime), so this is mostly one comparison.
+    """
     if isinstance(value, dt.datetime):
-        ticks = round(value.microsecond * 300 / 1_000_000)
-        return value.replace(microsecond=0) + dt.timedelta(microseconds=round(ticks * 1_000_000 / 300))
+        micro = value.microsecond
+        rounded = ((micro * 3 + 5000) // 10000 * 10000 + 1) // 3
+        if rounded != micro:
+            return value.replace(microsecond=0) + dt.timedelta(microseconds=rounded)
     return value
 
 
@@ -263,6 +274,8 @@ def converter(col: Column, duck_type: str):
         if t in ("decimal", "numeric", "money"):
             return decimal.Decimal
         return {"float": float, "real": float, "int": int, "bigint": int}.get(t, decimal.Decimal)
+    if duck == "VARCHAR_PADDED":  # padded by rpad() in the query already
+        return None
     if t in ("nchar", "char") and col.length and col.length > 0:
         width = col.length
         return lambda v: v.ljust(width) if isinstance(v, str) else v

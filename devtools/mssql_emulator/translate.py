@@ -97,6 +97,7 @@ class Context:
     user: str
     spid: int
     trancount: int = 0
+    rowcount: int = 0
 
 
 def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = False) -> Column:
@@ -248,6 +249,16 @@ class Translator:
             if "e" in text.lower():
                 return Column("", "float")
             return Column("", "int" if abs(int(text)) < 2**31 else "bigint")
+        if isinstance(node, (exp.Add, exp.DPipe)):
+            sides = [self.infer(node.this, sources), self.infer(node.expression, sources)]
+            if all(side is not None and side.sql_type in sqltypes.STRING_TYPES for side in sides):
+                wide = any(side.sql_type.startswith("n") for side in sides)
+                unbounded = any(side.length == -1 for side in sides)
+                length = (
+                    -1 if unbounded else min(sum(side.length or 1 for side in sides), 4000 if wide else 8000)
+                )
+                return Column("", "nvarchar" if wide else "varchar", length=length)
+            return None
         if isinstance(node, exp.Neg):
             return self.infer(node.this, sources)
         if isinstance(node, (exp.Coalesce,)):
@@ -323,6 +334,13 @@ class Translator:
             left, right = self.infer(division.this, sources), self.infer(division.expression, sources)
             if left and right and left.sql_type in _INTEGERS and right.sql_type in _INTEGERS:
                 division.meta["integer"] = True
+        for addition in tree.find_all(exp.Add):
+            # T-SQL's + also concatenates strings; DuckDB spells that ||.
+            select = addition.find_ancestor(exp.Select)
+            sources = self._sources(select) if select else {}
+            sides = (self.infer(addition.this, sources), self.infer(addition.expression, sources))
+            if any(side is not None and side.sql_type in sqltypes.STRING_TYPES for side in sides):
+                addition.meta["concat"] = True
         # Children first, so a rewritten outer node keeps its rewritten arguments.
         for node in reversed(list(tree.dfs())):
             replacement = self._rewrite_node(node)
@@ -345,7 +363,7 @@ class Translator:
                 "SERVERNAME": SERVER_PROPERTIES["servername"],
                 "SERVICENAME": "MSSQLSERVER",
                 "LANGUAGE": "us_english",
-                "ROWCOUNT": 0,
+                "ROWCOUNT": ctx.rowcount,
                 "ERROR": 0,
                 "MAX_PRECISION": 38,
                 "OPTIONS": 5496,
@@ -364,7 +382,9 @@ class Translator:
             return exp.ILike(this=node.this, expression=node.expression)
         if isinstance(node, (exp.Cast, exp.TryCast, exp.Convert)):
             return self._rewrite_cast(node)
-        if isinstance(node, exp.Add) and (_is_text(node.this) or _is_text(node.expression)):
+        if isinstance(node, exp.Add) and (
+            node.meta.get("concat") or _is_text(node.this) or _is_text(node.expression)
+        ):
             return exp.DPipe(this=node.this, expression=node.expression)
         return node
 

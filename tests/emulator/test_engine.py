@@ -281,3 +281,29 @@ def test_cache_key_follows_data_and_time(engine, session, typed):
     run(engine, session, "UPDATE dbo.typed SET ratio = 1.5 WHERE id = 3")
     assert query(engine, session, "SELECT id FROM dbo.typed").cache_key != first.cache_key
     assert query(engine, session, "SELECT GETDATE()").cache_key is None
+
+
+def test_string_concatenation_comparison_and_rowcount(engine, session):
+    run(engine, session, "CREATE TABLE dbo.people (first nvarchar(10), last nvarchar(10), stamp datetime)")
+    run(engine, session, "INSERT INTO dbo.people VALUES (N'Ada', N'Lovelace', '2026-11-29T23:59:59.999')")
+    assert query(engine, session, "SELECT @@ROWCOUNT").rows == [(1,)]
+    result = query(engine, session, "SELECT first + N' ' + last AS full_name, stamp FROM dbo.people")
+    assert (result.columns[0].sql_type, result.columns[0].length) == ("nvarchar", 21)
+    # datetime's 1/300 s rounds .999 up into the next day, as SQL Server stores it.
+    assert result.rows == [("Ada Lovelace", dt.datetime(2026, 11, 30))]
+    # The default collation is case-insensitive.
+    assert query(engine, session, "SELECT COUNT(*) FROM dbo.people WHERE last = N'LOVELACE'").rows == [(1,)]
+
+
+def test_a_streaming_select_does_not_block_other_sessions(engine, session):
+    run(engine, session, "CREATE TABLE dbo.many (k int)")
+    values = ", ".join(f"({i})" for i in range(1000))
+    for _ in range(10):
+        run(engine, session, f"INSERT INTO dbo.many (k) VALUES {values}")
+    reader = next(engine.execute_batch(session, "SELECT a.k FROM dbo.many a CROSS JOIN dbo.many b"))
+    first = next(reader.rows)  # the reader holds an open, mostly unread result
+    other = Session(user="demo", database="ProcessStatus", spid=58)
+    assert run(engine, other, "INSERT INTO dbo.many (k) VALUES (-1)") == [RowCount(1)]
+    assert query(engine, other, "SELECT COUNT(*) FROM dbo.many").rows == [(10001,)]
+    assert isinstance(first[0], int)
+    reader.rows.close()

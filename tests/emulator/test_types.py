@@ -32,7 +32,9 @@ INSERT INTO dbo.{name} (id, label, code, amount, qty, stamp, legacy, day, flag, 
 (2, N'', NULL, 0, 0, '0001-01-01 00:00:00', NULL, NULL, 0, NULL, NULL),
 (3, NULL, N'X', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
 """
-SELECT = "SELECT id, label, code, amount, qty, stamp, legacy, day, flag, big, guid FROM dbo.{name} ORDER BY id"
+SELECT = (
+    "SELECT id, label, code, amount, qty, stamp, legacy, day, flag, big, guid FROM dbo.{name} ORDER BY id"
+)
 
 
 def _common_assertions(rows):
