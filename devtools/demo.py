@@ -27,9 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(f"starting PostgreSQL and the SQL Server emulator, seeding {args.rows} rows ...", flush=True)
     with EmbeddedStack(seed_rows=args.rows, seed=args.seed) as stack:
-        print(f"stack ready in {time.monotonic() - started:.0f} s "
-              f"(SQL Server emulator on {stack.mssql.host}:{stack.mssql.port}, "
-              f"PostgreSQL on {stack.postgres.host}:{stack.postgres.port})", flush=True)
+        print(
+            f"stack ready in {time.monotonic() - started:.0f} s "
+            f"(SQL Server emulator on {stack.mssql.host}:{stack.mssql.port}, "
+            f"PostgreSQL on {stack.postgres.host}:{stack.postgres.port})",
+            flush=True,
+        )
         print("running: airflow dags test sync_open_orders", flush=True)
         result = stack.airflow("dags", "test", "sync_open_orders", quiet=True, check=False)
         output = result.stdout + result.stderr

@@ -111,18 +111,28 @@ class EmbeddedPostgres:
         try:
             subprocess.run(
                 self._cmd(
-                    str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.user,
-                    f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8",
-                    "--locale=C.UTF-8", "--no-sync",
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.user,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
                 ),
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             )
         except subprocess.CalledProcessError as exc:
             raise RuntimeError(f"initdb failed: {exc.stderr.strip()}") from exc
         finally:
             pwfile.unlink(missing_ok=True)
 
-    def start(self) -> "EmbeddedPostgres":
+    def start(self) -> EmbeddedPostgres:
         self.initdb()
         options = " ".join(f"-c {key}={value}" for key, value in self.settings.items())
         options += f" -c listen_addresses={self.host} -p {self.port} -k {self.socket_dir}"
@@ -131,13 +141,25 @@ class EmbeddedPostgres:
         self._chown(log)
         result = subprocess.run(
             self._cmd(
-                str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(log),
-                "-o", options, "-w", "-t", "60", "start",
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
             ),
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"PostgreSQL did not start: {result.stderr.strip()}\n{log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"PostgreSQL did not start: {result.stderr.strip()}\n{log.read_text()[-2000:]}"
+            )
         self._create_databases()
         return self
 
@@ -146,14 +168,15 @@ class EmbeddedPostgres:
             return
         subprocess.run(
             self._cmd(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"),
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
 
     def cleanup(self) -> None:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def __enter__(self) -> "EmbeddedPostgres":
+    def __enter__(self) -> EmbeddedPostgres:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -163,8 +186,7 @@ class EmbeddedPostgres:
     # -- access ----------------------------------------------------------------------------
     def dsn(self, database: str = "orders") -> str:
         return (
-            f"host={self.host} port={self.port} dbname={database} "
-            f"user={self.user} password={self.password}"
+            f"host={self.host} port={self.port} dbname={database} user={self.user} password={self.password}"
         )
 
     def uri(self, database: str = "orders", scheme: str = "postgresql") -> str:

@@ -58,7 +58,7 @@ class EmbeddedStack:
         self._stack = contextlib.ExitStack()
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self) -> "EmbeddedStack":
+    def __enter__(self) -> EmbeddedStack:
         try:
             self._stack.enter_context(self.postgres)
             self._stack.enter_context(self.mssql)

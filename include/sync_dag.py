@@ -12,8 +12,9 @@ import datetime as dt
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -49,9 +50,7 @@ def _sync_context(mapping_file: str):
     extras = {**SOURCE_CONNECT_DEFAULTS, **source_connection.extra_dejson}
     extras["tds_version"] = str(extras["tds_version"])  # a URI's "7.4" arrives as a float
     source_connection.extra = json.dumps(extras)
-    secrets = tuple(
-        s for s in (source_connection.password, target_hook.connection.password) if s
-    )
+    secrets = tuple(s for s in (source_connection.password, target_hook.connection.password) if s)
     return SyncContext(
         mapping=mapping,
         run_id=context["run_id"],
@@ -117,7 +116,7 @@ def build_sync_dag(
     tags: Sequence[str] = (),
     owner: str = "data-engineering",
     notifiers: Sequence[Any] = (),
-    start_date: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    start_date: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
 ):
     """Build the extract -> validate -> replace DAG for one mapping file."""
     schedule = schedule or os.environ.get("TABLE_SYNC_SCHEDULE") or "*/5 * * * *"
@@ -146,10 +145,17 @@ def build_sync_dag(
         tags=list(tags),
         default_args={"owner": owner, "on_failure_callback": on_failure, "retries": 0},
         params={
-            "dry_run": Param(False, type="boolean", description="Extract and validate only; leave the table as it is."),
-            "allow_empty": Param(False, type="boolean", description="Accept an empty source (empties the table)."),
+            "dry_run": Param(
+                False, type="boolean", description="Extract and validate only; leave the table as it is."
+            ),
+            "allow_empty": Param(
+                False, type="boolean", description="Accept an empty source (empties the table)."
+            ),
             "max_shrink": Param(
-                None, type=["null", "number"], minimum=0, maximum=1,
+                None,
+                type=["null", "number"],
+                minimum=0,
+                maximum=1,
                 description="For this run only: the largest accepted shrink, 0 to 1 (1 = any).",
             ),
         },
@@ -172,7 +178,9 @@ def build_sync_dag(
             from include.table_sync.pipeline import validate as run_validate
 
             try:
-                results = run_validate(_sync_context(mapping_file), StagedSnapshot.from_dict(staged), _run_options())
+                results = run_validate(
+                    _sync_context(mapping_file), StagedSnapshot.from_dict(staged), _run_options()
+                )
             except Exception as exc:  # noqa: BLE001
                 _raise_for_airflow(exc)
             return [result.as_dict() for result in results]

@@ -58,5 +58,7 @@ def test_task_chain_and_retry_policy(dagbag):
         assert task.owner == "data-engineering"
         assert task.on_failure_callback
     # The longest path must fit in the five-minute slot before retries.
-    assert sum((tasks[t].execution_timeout for t in ("extract", "validate", "replace")), dt.timedelta()) <= dt.timedelta(minutes=6)
+    assert sum(
+        (tasks[t].execution_timeout for t in ("extract", "validate", "replace")), dt.timedelta()
+    ) <= dt.timedelta(minutes=6)
     assert [outlet.name for outlet in tasks["replace"].outlets] == ["postgres_orders.public.open_orders"]

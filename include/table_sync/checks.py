@@ -41,8 +41,7 @@ def check_key_unique(conn, mapping: SyncMapping, snapshot: sql.Identifier) -> Ch
     key = sql.SQL(", ").join(sql.Identifier(c.target) for c in mapping.key_columns)
     rows = conn.execute(
         sql.SQL(
-            "SELECT {key}, count(*) FROM {snapshot} GROUP BY {key} HAVING count(*) > 1 "
-            "ORDER BY {key} LIMIT 6"
+            "SELECT {key}, count(*) FROM {snapshot} GROUP BY {key} HAVING count(*) > 1 ORDER BY {key} LIMIT 6"
         ).format(key=key, snapshot=snapshot)
     ).fetchall()
     if not rows:
@@ -64,7 +63,7 @@ def check_not_null(conn, mapping: SyncMapping, snapshot: sql.Identifier) -> Chec
             snapshot,
         )
     ).fetchone()
-    bad = [f"{c.target}: {n}" for c, n in zip(required, counts) if n]
+    bad = [f"{c.target}: {n}" for c, n in zip(required, counts, strict=True) if n]
     return CheckResult("not_null", not bad, "; ".join(bad) or "no NULLs in NOT NULL columns")
 
 
@@ -73,8 +72,7 @@ def check_min_rows(snapshot_rows: int, mapping: SyncMapping, options: RunOptions
     return CheckResult(
         "min_rows",
         snapshot_rows >= minimum,
-        f"{snapshot_rows} row(s), minimum {minimum}"
-        + (" (allow_empty)" if options.allow_empty else ""),
+        f"{snapshot_rows} row(s), minimum {minimum}" + (" (allow_empty)" if options.allow_empty else ""),
     )
 
 

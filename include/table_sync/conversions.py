@@ -16,8 +16,8 @@ that guard it ran (PostgreSQL does not promise left-to-right evaluation of AND).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from psycopg import sql
 
@@ -167,41 +167,68 @@ CONVERSIONS: dict[str, Conversion] = {
     conversion.name: conversion
     for conversion in (
         Conversion(
-            "trim", _is_text, _cast(_template("rtrim({raw})")), _trim_invalid,
+            "trim",
+            _is_text,
+            _cast(_template("rtrim({raw})")),
+            _trim_invalid,
             "empty key or longer than the target column",
         ),
         Conversion(
-            "trim_empty_null", _is_text, _cast(_template("NULLIF(rtrim({raw}), '')")),
-            _trim_empty_null_invalid, "longer than the target column",
+            "trim_empty_null",
+            _is_text,
+            _cast(_template("NULLIF(rtrim({raw}), '')")),
+            _trim_empty_null_invalid,
+            "longer than the target column",
         ),
         Conversion(
-            "sap_date", _is_text, _cast(_template(_DATE_CONVERT)), _template(_DATE_INVALID),
+            "sap_date",
+            _is_text,
+            _cast(_template(_DATE_CONVERT)),
+            _template(_DATE_INVALID),
             "not a DATS date YYYYMMDD",
         ),
         Conversion(
-            "sap_time", _is_text, _cast(_template(_TIME_CONVERT)), _template(_TIME_INVALID),
+            "sap_time",
+            _is_text,
+            _cast(_template(_TIME_CONVERT)),
+            _template(_TIME_INVALID),
             "not a TIMS time HHMMSS",
         ),
         Conversion(
-            "sap_numc_int", _is_text,
-            _cast(_template("CASE WHEN {raw} IS NULL OR btrim({raw}) = '' THEN NULL ELSE btrim({raw})::int END")),
-            _template(_NUMC_INVALID), "not a NUMC number that fits smallint",
+            "sap_numc_int",
+            _is_text,
+            _cast(
+                _template("CASE WHEN {raw} IS NULL OR btrim({raw}) = '' THEN NULL ELSE btrim({raw})::int END")
+            ),
+            _template(_NUMC_INVALID),
+            "not a NUMC number that fits smallint",
         ),
         Conversion(
-            "sap_flag", _is_text, _cast(_template("coalesce(rtrim({raw}), '') = 'X'")),
-            _template(_FLAG_INVALID), "not an SAP flag ('X' or blank)",
+            "sap_flag",
+            _is_text,
+            _cast(_template("coalesce(rtrim({raw}), '') = 'X'")),
+            _template(_FLAG_INVALID),
+            "not an SAP flag ('X' or blank)",
         ),
         Conversion(
-            "date_part", lambda t: t.name in {"datetime", "datetime2", "date"},
-            _cast(_template("{raw}::date")), lambda raw, target_type: None, "",
+            "date_part",
+            lambda t: t.name in {"datetime", "datetime2", "date"},
+            _cast(_template("{raw}::date")),
+            lambda raw, target_type: None,
+            "",
         ),
         Conversion(
-            "datetime2_to_us", lambda t: t.name == "datetime2",
-            _cast(_template("left({raw}, 26)::timestamp(6)")), _template(_DATETIME2_INVALID),
+            "datetime2_to_us",
+            lambda t: t.name == "datetime2",
+            _cast(_template("left({raw}, 26)::timestamp(6)")),
+            _template(_DATETIME2_INVALID),
             "not a datetime2 value",
         ),
         Conversion(
-            "none", lambda t: t.name not in {"datetime2", "datetimeoffset", "time"}, _cast(_template("{raw}")), _none_invalid,
+            "none",
+            lambda t: t.name not in {"datetime2", "datetimeoffset", "time"},
+            _cast(_template("{raw}")),
+            _none_invalid,
             "out of range for the target type",
         ),
     )

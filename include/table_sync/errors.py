@@ -100,9 +100,7 @@ class ConversionError(SyncError):
         self.source = source
         self.examples = examples
         self.total = total
-        lines = [
-            f"{total} value(s) in {source} failed conversion; nothing was loaded. Examples:"
-        ]
+        lines = [f"{total} value(s) in {source} failed conversion; nothing was loaded. Examples:"]
         for bad in examples:
             key = "/".join(str(part) for part in bad.key)
             lines.append(f"  key {key}: column {bad.column} = {bad.value!r} ({bad.reason})")
@@ -127,6 +125,5 @@ class ValidationError(SyncError):
         self.results = results
         failed = [r for r in results if not r.passed]
         super().__init__(
-            f"snapshot for {target} rejected: "
-            + "; ".join(f"{r.name}: {r.detail}" for r in failed)
+            f"snapshot for {target} rejected: " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
         )

@@ -133,7 +133,9 @@ def parse_mapping(document: dict[str, Any], path: Path) -> SyncMapping:
     target = _build(TargetConfig, document["target"], path, "target")
     thresholds = _build(Thresholds, document.get("thresholds") or {}, path, "thresholds")
     if not 0 <= thresholds.max_shrink <= 1:
-        raise MappingError(path, f"thresholds.max_shrink must be between 0 and 1, got {thresholds.max_shrink}")
+        raise MappingError(
+            path, f"thresholds.max_shrink must be between 0 and 1, got {thresholds.max_shrink}"
+        )
     if thresholds.batch_rows < 1 or thresholds.min_rows < 0:
         raise MappingError(path, "thresholds.batch_rows must be >= 1 and thresholds.min_rows >= 0")
 
@@ -208,7 +210,9 @@ def _parse_columns(entries: Any, key: set[str], path: Path) -> tuple[ColumnMappi
         if target in seen_target:
             raise MappingError(path, f"duplicate target column {target!r}", column=name)
         if not isinstance(entry["nullable"], bool):
-            raise MappingError(path, f"'nullable' must be true or false, got {entry['nullable']!r}", column=name)
+            raise MappingError(
+                path, f"'nullable' must be true or false, got {entry['nullable']!r}", column=name
+            )
         seen_source.add(name)
         seen_target.add(target)
         columns.append(

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -84,7 +85,7 @@ class StagedSnapshot:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "StagedSnapshot":
+    def from_dict(cls, values: dict[str, Any]) -> StagedSnapshot:
         return cls(**values)
 
 
@@ -118,13 +119,17 @@ def _target(ctx: SyncContext):
             conn.close()
 
 
-def _record_failure(ctx: SyncContext, attempt_id: int, stage: str, error: SyncError, status: str = "failed") -> None:
+def _record_failure(
+    ctx: SyncContext, attempt_id: int, stage: str, error: SyncError, status: str = "failed"
+) -> None:
     """Write the failure on a fresh connection: the step's own one may be what failed."""
     try:
         with _target(ctx) as conn:
             record_failure(conn, attempt_id, stage, error, ctx.secrets, status)
     except Exception as exc:  # noqa: BLE001 - PostgreSQL down: the next run marks it abandoned
-        ctx.log.error("could not record the failure of attempt %s: %s", attempt_id, redact(str(exc), ctx.secrets))
+        ctx.log.error(
+            "could not record the failure of attempt %s: %s", attempt_id, redact(str(exc), ctx.secrets)
+        )
 
 
 def _fail(ctx: SyncContext, attempt_id: int, stage: str, exc: BaseException, classify) -> SyncError:
@@ -166,12 +171,20 @@ def extract(ctx: SyncContext) -> StagedSnapshot:
             target.execute(sql.SQL("DROP TABLE {}").format(tables.raw_id))
             update_attempt(target, attempt_id, stage="validate", rows_fetched=rows)
         except Exception as exc:
-            classify = classify_target_error if isinstance(exc, psycopg.Error) else sqlserver.classify_source_error
+            classify = (
+                classify_target_error if isinstance(exc, psycopg.Error) else sqlserver.classify_source_error
+            )
             error = _fail(ctx, attempt_id, "extract", exc, classify)
             with contextlib.suppress(Exception):
                 drop_tables(target, tables)
             raise error from None
-    log.info("extract done: %d rows staged in %s.%s in %.1f s", rows, HISTORY_SCHEMA, tables.snapshot, time.monotonic() - started)
+    log.info(
+        "extract done: %d rows staged in %s.%s in %.1f s",
+        rows,
+        HISTORY_SCHEMA,
+        tables.snapshot,
+        time.monotonic() - started,
+    )
     return StagedSnapshot(attempt_id, tables.snapshot, tables.raw, rows)
 
 
@@ -218,8 +231,13 @@ def validate(ctx: SyncContext, staged: StagedSnapshot, options: RunOptions) -> l
             results = validate_snapshot(target, mapping, staged.tables.snapshot_id, options)
         except ValidationError as exc:
             for result in exc.results:
-                log.log(logging.INFO if result.passed else logging.ERROR, "check %s: %s - %s",
-                        result.name, "passed" if result.passed else "FAILED", result.detail)
+                log.log(
+                    logging.INFO if result.passed else logging.ERROR,
+                    "check %s: %s - %s",
+                    result.name,
+                    "passed" if result.passed else "FAILED",
+                    result.detail,
+                )
             with contextlib.suppress(Exception):
                 update_attempt(target, staged.attempt_id, checks=exc.results)
             raise _fail(ctx, staged.attempt_id, "validate", exc, classify_target_error) from None
@@ -240,7 +258,9 @@ def replace(ctx: SyncContext, staged: StagedSnapshot) -> ApplyCounts:
         try:
             with target.transaction():
                 target.execute(
-                    sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{mapping.thresholds.lock_timeout_ms}ms"))
+                    sql.SQL("SET LOCAL lock_timeout = {}").format(
+                        sql.Literal(f"{mapping.thresholds.lock_timeout_ms}ms")
+                    )
                 )
                 # One apply per target at a time, whoever started it (scheduler or a manual test).
                 target.execute(
@@ -262,9 +282,14 @@ def replace(ctx: SyncContext, staged: StagedSnapshot) -> ApplyCounts:
             raise _fail(ctx, staged.attempt_id, "replace", exc, classify_target_error) from None
     log.info(
         "applied %s to %s in %.2f s (%d rows in table)",
-        counts.summary(), mapping.target.qualified_name, time.monotonic() - started, counts.rows_in_table,
+        counts.summary(),
+        mapping.target.qualified_name,
+        time.monotonic() - started,
+        counts.rows_in_table,
     )
-    log.info("sync of %s took %.1f s from extract start to commit", mapping.target.qualified_name, total_seconds)
+    log.info(
+        "sync of %s took %.1f s from extract start to commit", mapping.target.qualified_name, total_seconds
+    )
     return counts
 
 
@@ -273,9 +298,14 @@ def mark_dry_run(ctx: SyncContext, staged: StagedSnapshot) -> None:
     with _target(ctx) as target:
         update_attempt(target, staged.attempt_id, status="dry_run", stage="validate")
         target.execute(
-            "UPDATE table_sync.history SET finished_at = clock_timestamp() WHERE id = %s", (staged.attempt_id,)
+            "UPDATE table_sync.history SET finished_at = clock_timestamp() WHERE id = %s",
+            (staged.attempt_id,),
         )
-    ctx.log.info("dry run: %d rows validated, %s left unchanged", staged.rows_fetched, ctx.mapping.target.qualified_name)
+    ctx.log.info(
+        "dry run: %d rows validated, %s left unchanged",
+        staged.rows_fetched,
+        ctx.mapping.target.qualified_name,
+    )
 
 
 def cleanup(ctx: SyncContext, staged: StagedSnapshot | None) -> list[str]:
@@ -285,7 +315,9 @@ def cleanup(ctx: SyncContext, staged: StagedSnapshot | None) -> list[str]:
             drop_tables(target, staged.tables)
             dropped = [staged.snapshot_table]
         else:
-            dropped = sweep_orphans(target, ctx.mapping) if table_exists(target, HISTORY_SCHEMA, "history") else []
+            dropped = (
+                sweep_orphans(target, ctx.mapping) if table_exists(target, HISTORY_SCHEMA, "history") else []
+            )
     ctx.log.info("cleanup: dropped %s", ", ".join(dropped) or "nothing")
     return dropped
 

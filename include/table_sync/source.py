@@ -7,7 +7,8 @@ query is terminal, because retrying a missing view only delays the page to the o
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from include.table_sync.conversions import source_expression
 from include.table_sync.errors import (
@@ -23,7 +24,14 @@ from include.table_sync.sqlserver_types import SqlServerType
 
 # SQL Server / DB-Library error numbers that mean "the server or the network failed".
 _TRANSIENT_NUMBERS = {
-    20003, 20004, 20006, 20009, 20017, 20020, 20047, 20056,  # DB-Lib: timeout, dead socket
+    20003,
+    20004,
+    20006,
+    20009,
+    20017,
+    20020,
+    20047,
+    20056,  # DB-Lib: timeout, dead socket
     1205,  # deadlock victim
     -2,  # timeout (python-tds and friends)
 }
@@ -54,9 +62,7 @@ def columns_statement(mapping: SyncMapping) -> str:
     )
 
 
-def compare_columns(
-    mapping: SyncMapping, actual: list[tuple[str, SqlServerType]]
-) -> SchemaDifference:
+def compare_columns(mapping: SyncMapping, actual: list[tuple[str, SqlServerType]]) -> SchemaDifference:
     expected = {c.source.lower(): c for c in mapping.columns}
     found = {name.lower(): (name, sql_type) for name, sql_type in actual}
     missing = tuple(c.source for key, c in expected.items() if key not in found)
@@ -98,7 +104,8 @@ def check_source_schema(conn: Any, mapping: SyncMapping, log) -> SchemaDifferenc
     if difference.unexpected:
         log.warning(
             "source %s has column(s) the mapping does not read: %s",
-            mapping.source.qualified_name, ", ".join(difference.unexpected),
+            mapping.source.qualified_name,
+            ", ".join(difference.unexpected),
         )
     return difference
 
@@ -147,8 +154,10 @@ def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -
 
 def _is_driver_error(error: BaseException) -> bool:
     # DB-API drivers derive their errors from a class named Error/DatabaseError/InterfaceError.
-    return any(cls.__name__ in {"Error", "DatabaseError", "InterfaceError", "OperationalError"}
-               for cls in type(error).__mro__) or type(error).__module__.startswith(("pymssql", "pytds"))
+    return any(
+        cls.__name__ in {"Error", "DatabaseError", "InterfaceError", "OperationalError"}
+        for cls in type(error).__mro__
+    ) or type(error).__module__.startswith(("pymssql", "pytds"))
 
 
 def _server_words(text: str) -> str:

@@ -9,10 +9,27 @@ _TYPE = re.compile(r"^\s*([a-z0-9]+)\s*(?:\(\s*(max|\d+)\s*(?:,\s*(\d+)\s*)?\))?
 
 TEXT_TYPES = {"nvarchar", "nchar", "varchar", "char"}
 DECIMAL_TYPES = {"decimal", "numeric"}
-KNOWN_TYPES = TEXT_TYPES | DECIMAL_TYPES | {
-    "int", "bigint", "smallint", "tinyint", "bit", "float", "real", "money",
-    "date", "time", "datetime", "datetime2", "datetimeoffset", "uniqueidentifier", "varbinary",
-}
+KNOWN_TYPES = (
+    TEXT_TYPES
+    | DECIMAL_TYPES
+    | {
+        "int",
+        "bigint",
+        "smallint",
+        "tinyint",
+        "bit",
+        "float",
+        "real",
+        "money",
+        "date",
+        "time",
+        "datetime",
+        "datetime2",
+        "datetimeoffset",
+        "uniqueidentifier",
+        "varbinary",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -23,7 +40,7 @@ class SqlServerType:
     scale: int | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "SqlServerType":
+    def parse(cls, text: str) -> SqlServerType:
         match = _TYPE.match(text)
         if not match or match.group(1).lower() not in KNOWN_TYPES:
             raise ValueError(f"unknown SQL Server type {text!r}")
@@ -40,9 +57,13 @@ class SqlServerType:
 
     @classmethod
     def from_information_schema(
-        cls, data_type: str, char_length: int | None, precision: int | None,
-        scale: int | None, datetime_precision: int | None,
-    ) -> "SqlServerType":
+        cls,
+        data_type: str,
+        char_length: int | None,
+        precision: int | None,
+        scale: int | None,
+        datetime_precision: int | None,
+    ) -> SqlServerType:
         name = data_type.lower()
         if name in DECIMAL_TYPES:
             return cls(name, precision=precision, scale=scale)

@@ -27,7 +27,7 @@ class StagingTables:
     raw: str
 
     @classmethod
-    def for_attempt(cls, mapping: SyncMapping, attempt_id: int) -> "StagingTables":
+    def for_attempt(cls, mapping: SyncMapping, attempt_id: int) -> StagingTables:
         base = f"{mapping.target.table[:40]}_a{attempt_id}"
         return cls(snapshot=base, raw=f"{base}_raw")
 
@@ -122,9 +122,7 @@ def find_bad_values(conn: psycopg.Connection, mapping: SyncMapping, tables: Stag
 
 
 def drop_tables(conn: psycopg.Connection, tables: StagingTables) -> None:
-    conn.execute(
-        sql.SQL("DROP TABLE IF EXISTS {}, {}").format(tables.raw_id, tables.snapshot_id)
-    )
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(tables.raw_id, tables.snapshot_id))
 
 
 def sweep_orphans(conn: psycopg.Connection, mapping: SyncMapping) -> list[str]:
@@ -148,4 +146,6 @@ def sweep_orphans(conn: psycopg.Connection, mapping: SyncMapping) -> list[str]:
 
 
 def table_exists(conn: psycopg.Connection, identifier_schema: str, name: str) -> bool:
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{identifier_schema}"."{name}"',)).fetchone()[0]
+    return conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL", (f'"{identifier_schema}"."{name}"',)
+    ).fetchone()[0]

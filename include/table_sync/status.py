@@ -131,7 +131,9 @@ def start_attempt(conn: psycopg.Connection, mapping: SyncMapping, run_id: str) -
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('table_sync:start:' || %s))", (target,))
         running = conn.execute(
-            sql.SQL("SELECT id, run_id FROM {} WHERE target_table = %s AND status = 'running'").format(HISTORY),
+            sql.SQL("SELECT id, run_id FROM {} WHERE target_table = %s AND status = 'running'").format(
+                HISTORY
+            ),
             (target,),
         ).fetchall()
         for attempt_id, other_run in running:
@@ -152,9 +154,9 @@ def start_attempt(conn: psycopg.Connection, mapping: SyncMapping, run_id: str) -
                 ("the attempt ended without recording an outcome (task process killed or lost)", attempt_id),
             )
         row = conn.execute(
-            sql.SQL(
-                "INSERT INTO {} (target_table, source, run_id) VALUES (%s, %s, %s) RETURNING id"
-            ).format(HISTORY),
+            sql.SQL("INSERT INTO {} (target_table, source, run_id) VALUES (%s, %s, %s) RETURNING id").format(
+                HISTORY
+            ),
             (target, mapping.source.qualified_name, run_id),
         ).fetchone()
     return row[0]
@@ -163,10 +165,10 @@ def start_attempt(conn: psycopg.Connection, mapping: SyncMapping, run_id: str) -
 def update_attempt(conn: psycopg.Connection, attempt_id: int, **fields: Any) -> None:
     """Set columns of an attempt row (stage, rows_fetched, checks...)."""
     if "checks" in fields and fields["checks"] is not None:
-        fields["checks"] = json.dumps([r.as_dict() if isinstance(r, CheckResult) else r for r in fields["checks"]])
-    assignments = sql.SQL(", ").join(
-        sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields
-    )
+        fields["checks"] = json.dumps(
+            [r.as_dict() if isinstance(r, CheckResult) else r for r in fields["checks"]]
+        )
+    assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields)
     conn.execute(
         sql.SQL("UPDATE {} SET {} WHERE id = %s").format(HISTORY, assignments),
         (*fields.values(), attempt_id),
@@ -200,7 +202,9 @@ def record_success(conn: psycopg.Connection, attempt_id: int, counts: ApplyCount
         error_class=None,
         error_message=None,
     )
-    conn.execute(sql.SQL("UPDATE {} SET finished_at = clock_timestamp() WHERE id = %s").format(HISTORY), (attempt_id,))
+    conn.execute(
+        sql.SQL("UPDATE {} SET finished_at = clock_timestamp() WHERE id = %s").format(HISTORY), (attempt_id,)
+    )
 
 
 def record_failure(

@@ -122,7 +122,9 @@ def source_rows_as_text(mssql, mapping: SyncMapping) -> dict[tuple, tuple]:
 
 
 def expected_target_row(mapping: SyncMapping, raw_row: tuple) -> tuple:
-    return tuple(convert_value(c.conversion, value) for c, value in zip(mapping.columns, raw_row, strict=True))
+    return tuple(
+        convert_value(c.conversion, value) for c, value in zip(mapping.columns, raw_row, strict=True)
+    )
 
 
 def target_rows(dsn: str, mapping: SyncMapping) -> dict[tuple, tuple]:

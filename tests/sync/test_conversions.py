@@ -68,10 +68,20 @@ CASES = [
     ("date_part", "datetime", "date", dt.datetime(2026, 11, 29, 0, 0), dt.date(2026, 11, 29)),
     ("date_part", "datetime", "date", dt.datetime(2026, 11, 29, 23, 59, 59, 997000), dt.date(2026, 11, 29)),
     ("date_part", "datetime", "date", None, None),
-    ("datetime2_to_us", "datetime2(7)", "timestamp(6)", "9999-12-31 23:59:59.9999999",
-     dt.datetime(9999, 12, 31, 23, 59, 59, 999999)),
-    ("datetime2_to_us", "datetime2(7)", "timestamp(6)", "2026-11-29 13:45:01.1234567",
-     dt.datetime(2026, 11, 29, 13, 45, 1, 123456)),  # truncated, not rounded
+    (
+        "datetime2_to_us",
+        "datetime2(7)",
+        "timestamp(6)",
+        "9999-12-31 23:59:59.9999999",
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+    ),
+    (
+        "datetime2_to_us",
+        "datetime2(7)",
+        "timestamp(6)",
+        "2026-11-29 13:45:01.1234567",
+        dt.datetime(2026, 11, 29, 13, 45, 1, 123456),
+    ),  # truncated, not rounded
     ("datetime2_to_us", "datetime2(7)", "timestamp(6)", "0001-01-01 00:00:00.0000000", dt.datetime(1, 1, 1)),
     ("datetime2_to_us", "datetime2(7)", "timestamp(6)", None, None),
     ("datetime2_to_us", "datetime2(7)", "timestamp(6)", "not a time", INVALID),

@@ -90,7 +90,9 @@ def test_key_must_be_a_mapped_column(tmp_path):
 
 def test_conversion_must_fit_the_source_type(tmp_path):
     path = _write_variant(tmp_path, lambda d: d["columns"][33].update(conversion="sap_date"))
-    with pytest.raises(MappingError, match=r"OrderQuantity.*'sap_date' cannot read source type decimal\(15,3\)"):
+    with pytest.raises(
+        MappingError, match=r"OrderQuantity.*'sap_date' cannot read source type decimal\(15,3\)"
+    ):
         load_mapping(path)
 
 

@@ -80,12 +80,16 @@ def test_edge_values_arrive_exactly(mssql, source, orders_db, mapping):
     assert leading_zeros == SEED_ROWS
 
 
-def test_changes_are_reflected_ids_stable_and_updated_at_moves_only_on_changes(mssql, source, orders_db, mapping):
+def test_changes_are_reflected_ids_stable_and_updated_at_moves_only_on_changes(
+    mssql, source, orders_db, mapping
+):
     sync_once(make_context(mapping, mssql, orders_db, run_id="run-1"))
     with psycopg.connect(orders_db) as conn:
         before = {
             (r[0], r[1]): (r[2], r[3], r[4])
-            for r in conn.execute("SELECT sales_document, sales_document_item, id, created_at, updated_at FROM open_orders")
+            for r in conn.execute(
+                "SELECT sales_document, sales_document_item, id, created_at, updated_at FROM open_orders"
+            )
         }
 
     changes = apply_changes(source, seed=5, inserts=12, updates=20, deletes=9)
@@ -96,7 +100,9 @@ def test_changes_are_reflected_ids_stable_and_updated_at_moves_only_on_changes(m
     with psycopg.connect(orders_db) as conn:
         after = {
             (r[0], r[1]): (r[2], r[3], r[4])
-            for r in conn.execute("SELECT sales_document, sales_document_item, id, created_at, updated_at FROM open_orders")
+            for r in conn.execute(
+                "SELECT sales_document, sales_document_item, id, created_at, updated_at FROM open_orders"
+            )
         }
     assert set(after) == (set(before) - set(changes.deleted)) | set(changes.inserted)
     for key in set(before) - set(changes.deleted):
@@ -105,7 +111,9 @@ def test_changes_are_reflected_ids_stable_and_updated_at_moves_only_on_changes(m
             assert after[key][2] > before[key][2], f"{key} changed but updated_at did not move"
         else:
             assert after[key][2] == before[key][2], f"{key} unchanged but updated_at moved"
-    expected = {k: expected_target_row(mapping, raw) for k, raw in source_rows_as_text(mssql, mapping).items()}
+    expected = {
+        k: expected_target_row(mapping, raw) for k, raw in source_rows_as_text(mssql, mapping).items()
+    }
     assert target_rows(orders_db, mapping) == expected
 
 
@@ -153,29 +161,48 @@ def _break_value(source, column: str, value: str, key=("0000010000", "000010")):
 
 FAILURES = {
     "wrong_password": (
-        lambda source: None, {"password": "not-the-password"}, SourceQueryError, "18456",
+        lambda source: None,
+        {"password": "not-the-password"},
+        SourceQueryError,
+        "18456",
     ),
     "missing_view": (
-        lambda source: source.cursor().execute("DROP VIEW dbo.vwZSDOrder_Advanced"), {}, SourceQueryError, "208",
+        lambda source: source.cursor().execute("DROP VIEW dbo.vwZSDOrder_Advanced"),
+        {},
+        SourceQueryError,
+        "208",
     ),
     "bad_dats_value": (
-        lambda source: _break_value(source, "CustomerPODate", "2026ABCD"), {}, ConversionError,
+        lambda source: _break_value(source, "CustomerPODate", "2026ABCD"),
+        {},
+        ConversionError,
         "key 0000010000/000010: column CustomerPODate = '2026ABCD'",
     ),
     "bad_flag": (
-        lambda source: _break_value(source, "CompleteDeliveryFlag", "Y"), {}, ConversionError,
+        lambda source: _break_value(source, "CompleteDeliveryFlag", "Y"),
+        {},
+        ConversionError,
         "column CompleteDeliveryFlag = 'Y'",
     ),
     "empty_source": (
-        lambda source: source.cursor().execute("DELETE FROM dbo.ZSDOrderItem"), {}, ValidationError, "min_rows",
+        lambda source: source.cursor().execute("DELETE FROM dbo.ZSDOrderItem"),
+        {},
+        ValidationError,
+        "min_rows",
     ),
     "shrunken_source": (
         lambda source: source.cursor().execute(
             "DELETE FROM dbo.ZSDOrderItem WHERE SalesDocumentItem <> '000010'"
-        ), {}, ValidationError, "shrink_guard",
+        ),
+        {},
+        ValidationError,
+        "shrink_guard",
     ),
     "null_key": (
-        lambda source: _break_value(source, "SalesDocumentItem", None), {}, ValidationError, "key_present",
+        lambda source: _break_value(source, "SalesDocumentItem", None),
+        {},
+        ValidationError,
+        "key_present",
     ),
 }
 
@@ -205,7 +232,9 @@ def test_failure_leaves_table_and_last_success_unchanged(mssql, source, orders_d
 def test_connection_refused_is_transient_and_harmless(mssql, source, orders_db, mapping):
     sync_once(make_context(mapping, mssql, orders_db, run_id="good-run"))
     checksum = table_checksum(orders_db)
-    context = make_context(mapping, mssql, orders_db, run_id="bad-run", source_overrides={"port": 1, "login_timeout": 2})
+    context = make_context(
+        mapping, mssql, orders_db, run_id="bad-run", source_overrides={"port": 1, "login_timeout": 2}
+    )
     with pytest.raises(SourceUnavailableError) as caught:
         sync_once(context)
     assert caught.value.transient
@@ -219,7 +248,9 @@ def test_allow_empty_and_max_shrink_overrides(mssql, source, orders_db, mapping)
     outcome = sync_once(make_context(mapping, mssql, orders_db, run_id="r2"), RunOptions(max_shrink=1.0))
     assert outcome.counts.deleted > SEED_ROWS / 2
     source.cursor().execute("DELETE FROM dbo.ZSDOrderItem")
-    outcome = sync_once(make_context(mapping, mssql, orders_db, run_id="r3"), RunOptions(allow_empty=True, max_shrink=1.0))
+    outcome = sync_once(
+        make_context(mapping, mssql, orders_db, run_id="r3"), RunOptions(allow_empty=True, max_shrink=1.0)
+    )
     assert outcome.counts.rows_in_table == 0
     assert table_checksum(orders_db)[0] == 0
 
