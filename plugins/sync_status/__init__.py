@@ -1,0 +1,1 @@
+"""The sync status page: data reading (``status_data``), chart, HTML and the FastAPI app."""
