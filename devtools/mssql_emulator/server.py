@@ -194,6 +194,8 @@ class ClientConnection:
         self.reader = PacketReader(sock)
         self.writer = PacketWriter(sock)
         self.writer.spid = spid
+        self._poller = select.poll()  # poll, not select: select fails on descriptors above 1023
+        self._poller.register(sock, select.POLLIN)
         self.tds_version = tokens.TDS74
         self.session: Session | None = None
         self._transaction_ids = itertools.count(1)
@@ -250,6 +252,18 @@ class ClientConnection:
             raise ProtocolError(f"expected LOGIN7, got packet type {message.type:#x}")
         login = packets.parse_login7(message.payload)
         log.info("spid %d: %r", self.spid, login)
+        if login.tds_version < tokens.TDS72:
+            refusal = SqlServerError(
+                50000,
+                f"The emulator speaks TDS 7.2 to 7.4; this client offered TDS version "
+                f"{login.tds_version:#010x}. Connect with TDS 7.4 (pymssql: tds_version='7.4').",
+                16,
+                1,
+            )
+            log.info("spid %d: login refused: %s", self.spid, refusal)
+            self.writer.write(tokens.pre_72_login_refusal(refusal, SERVER_NAME))
+            self.writer.end_message()
+            return False
         self.tds_version = min(login.tds_version, tokens.TDS74)
         packet_size = login.packet_size or packets.DEFAULT_PACKET_SIZE
         packet_size = max(packets.MIN_PACKET_SIZE, min(packets.MAX_PACKET_SIZE, packet_size))
@@ -283,18 +297,6 @@ class ClientConnection:
                 )
             )
             failure.append(SqlServerError(18456, f"Login failed for user '{user}'.", 14, 1))
-        if login.tds_version < tokens.TDS72:
-            refusal = SqlServerError(
-                50000,
-                f"The emulator speaks TDS 7.2 to 7.4; this client offered TDS version "
-                f"{login.tds_version:#010x}. Connect with TDS 7.4 (pymssql: tds_version='7.4').",
-                16,
-                1,
-            )
-            log.info("spid %d: login refused: %s", self.spid, refusal)
-            self.writer.write(tokens.pre_72_login_refusal(refusal, SERVER_NAME))
-            self.writer.end_message()
-            return False
         if failure:
             log.info("spid %d: login refused: %s", self.spid, failure[-1])
             for err in failure:
@@ -490,29 +492,21 @@ class ClientConnection:
         """
         w = self.writer.write
         done_token = tokens.TOKEN_DONEINPROC if in_proc else tokens.TOKEN_DONE
-        pending: tuple[int, int, int] | None = None  # (status, cur_cmd, row count)
+        pending: tuple[int, int, int] | None = None  # (status, cur_cmd, row count) of the last statement
         failed: SqlServerError | None = None
         outcomes: Iterator | None = None
+
+        def done_with_more() -> None:
+            status, cur_cmd, count = pending
+            w(tokens.done(status | tokens.DONE_MORE, cur_cmd, count, done_token))
+
         try:
             outcomes = iter(start_batch())
-            while True:
-                try:
-                    outcome = next(outcomes)
-                except StopIteration:
-                    break
+            for outcome in outcomes:
                 if pending is not None:
-                    w(
-                        tokens.done(
-                            pending[0] | tokens.DONE_MORE,
-                            pending[1],
-                            pending[2],
-                            done_token,
-                        )
-                    )
-                    pending = None
+                    done_with_more()
                 if isinstance(outcome, ResultSet):
-                    count = self._send_result_set(outcome)
-                    pending = (tokens.DONE_COUNT, tokens.CMD_SELECT, count)
+                    pending = (tokens.DONE_COUNT, tokens.CMD_SELECT, self._send_result_set(outcome))
                 elif isinstance(outcome, RowCount):
                     pending = (tokens.DONE_COUNT, 0, outcome.count)
                 elif isinstance(outcome, EnvChange):
@@ -525,32 +519,17 @@ class ClientConnection:
                 self._check_client()
         except SqlServerError as err:
             failed = err
-        except (
-            Attention,
-            ClientGone,
-            ConnectionError,
-            ProtocolError,
-            ConnectionClosed,
-        ):
+        except (Attention, ClientGone, ConnectionError, ProtocolError, ConnectionClosed):
             raise
         except Exception as exc:  # an engine bug must not take the connection down
             log.exception("spid %d: engine failure", self.spid)
             failed = SqlServerError(50000, f"Internal emulator error: {exc}", 16, 1)
         finally:
-            close = getattr(outcomes, "close", None)
-            if close:
-                close()
+            _close_rows(outcomes)
         if failed is not None:
             log.info("spid %d: %s", self.spid, failed)
             if pending is not None:
-                w(
-                    tokens.done(
-                        pending[0] | tokens.DONE_MORE,
-                        pending[1],
-                        pending[2],
-                        done_token,
-                    )
-                )
+                done_with_more()
             w(tokens.error(failed, SERVER_NAME))
             pending = (tokens.DONE_ERROR, 0, 0)
         status, cur_cmd, count = pending or (0, 0, 0)
@@ -690,9 +669,8 @@ class ClientConnection:
     def _wait_for_attention(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while True:
-            remaining = max(0.0, deadline - time.monotonic())
-            readable, _, _ = select.select([self.sock], [], [], remaining)
-            if not readable:
+            remaining_ms = max(0, round((deadline - time.monotonic()) * 1000))
+            if not self._poller.poll(remaining_ms):
                 return
             ptype, _status, _payload = self.reader.read_packet()
             if ptype == packets.PKT_ATTENTION:
@@ -703,6 +681,7 @@ class ClientConnection:
 
 
 def _close_rows(rows) -> None:
+    """Close an engine iterator (a generator's close runs its cleanup, e.g. the DuckDB cursor)."""
     close = getattr(rows, "close", None)
     if close is not None:
         close()

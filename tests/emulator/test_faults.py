@@ -88,6 +88,16 @@ def test_delay_login_holds_the_login_answer(admin, pymssql_connect):
     assert time.monotonic() - started < 1.0  # fired once
 
 
+def test_delay_login_beyond_pymssql_login_timeout(admin, pymssql_connect):
+    admin.execute("EXEC emulator.inject_fault @kind = N'delay_login', @ms = 4000")
+    started = time.monotonic()
+    with pytest.raises(pymssql.OperationalError) as failure:
+        pymssql_connect(login_timeout=1)
+    assert time.monotonic() - started < 3
+    assert "TDS server connection timed out" in failure.value.args[0][1].decode()  # DB-Lib 20003
+    pymssql_connect(login_timeout=1).cursor().execute("SELECT 1")
+
+
 def test_fail_next_query_uses_sql_server_wording_for_any_session(admin, pytds_connect):
     admin.execute("EXEC emulator.inject_fault @kind = N'fail_next_query', @error = 1205")
     with pytds_connect() as conn, conn.cursor() as cursor:
