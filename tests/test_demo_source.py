@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from devtools.demo_source import (
     seed_source,
 )
 from devtools.demo_source.generate import (
+    _built_ahead,
     insert_statements,
     script_batches,
     sql_literal,
@@ -140,6 +142,36 @@ def test_literals_are_exact_and_unicode_safe():
     assert sql_literal(DATETIME2_SENTINEL) == "N'9999-12-31 23:59:59.9999999'"
     with pytest.raises(TypeError):
         sql_literal(1.5)
+
+
+def test_statements_built_ahead_arrive_in_order_and_errors_reach_the_caller():
+    assert list(_built_ahead(iter(range(100)), depth=2)) == list(range(100))
+
+    def failing():
+        yield 1
+        raise ValueError("bad row 2")
+
+    built = _built_ahead(failing())
+    assert next(built) == 1
+    with pytest.raises(ValueError, match="bad row 2"):
+        next(built)
+
+
+def test_a_caller_that_stops_early_stops_the_builder():
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(len(produced))
+            yield produced[-1]
+
+    built = _built_ahead(endless(), depth=2)
+    assert next(built) == 0
+    built.close()  # what a failing cursor.execute does to the loop
+    settled = len(produced)
+    assert settled <= 5  # one taken, at most depth queued, one in hand, one being made
+    time.sleep(0.05)
+    assert len(produced) == settled
 
 
 def test_inserts_carry_at_most_a_thousand_rows(sample):

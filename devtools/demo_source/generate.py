@@ -90,7 +90,8 @@ def insert_statements(
     head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES\n"
     values: list[str] = []
     for row in rows:
-        values.append("(" + ", ".join([sql_literal(value) for value in row]) + ")")
+        # No spaces: a million rows are ~650 MB of SQL text, and the server scans all of it.
+        values.append("(" + ",".join([sql_literal(value) for value in row]) + ")")
         if len(values) == rows_per_statement:
             yield head + ",\n".join(values), len(values)
             values = []
@@ -120,22 +121,70 @@ def create_source(conn) -> None:
 
 
 def seed_source(conn, rows: int, seed: int, start: int = 0) -> int:
-    """Insert ``rows`` generated rows; commits every INSERTS_PER_COMMIT statements."""
-    started = time.perf_counter()
+    """Insert ``rows`` generated rows; commits every INSERTS_PER_COMMIT statements.
+
+    Logs progress with rows/s, and at the end where the time went: waiting for the server
+    (execute + commit) versus waiting for the builder thread to generate the next INSERT.
+    """
+    progress = _SeedProgress(rows)
     cursor = conn.cursor()
-    inserted = pending = 0
+    pending = 0
     statements = _built_ahead(insert_statements(generate_rows(rows, seed, start)))
-    for statement, count in statements:
-        cursor.execute(statement)
-        inserted += count
+    while (built := progress.timed_build(next, statements, None)) is not None:
+        statement, count = built
+        progress.timed_server(cursor.execute, statement)
         pending += 1
         if pending == INSERTS_PER_COMMIT:
-            conn.commit()
+            progress.timed_server(conn.commit)
             pending = 0
-            _log_progress(inserted, rows, started)
-    conn.commit()
-    _log_progress(inserted, rows, started)
-    return inserted
+        progress.rows_done(count)
+    progress.timed_server(conn.commit)
+    progress.finish()
+    return progress.inserted
+
+
+class _SeedProgress:
+    """Counts rows and the seconds spent waiting on the server and on the row builder."""
+
+    LOG_EVERY_SECONDS = 5.0
+
+    def __init__(self, total: int):
+        self.total = total
+        self.inserted = 0
+        self.server_seconds = self.build_seconds = 0.0
+        self.started = self.last_log = time.perf_counter()
+
+    def timed_server(self, call, *args):
+        begin = time.perf_counter()
+        result = call(*args)
+        self.server_seconds += time.perf_counter() - begin
+        return result
+
+    def timed_build(self, call, *args):
+        begin = time.perf_counter()
+        result = call(*args)
+        self.build_seconds += time.perf_counter() - begin
+        return result
+
+    def rows_done(self, count: int) -> None:
+        self.inserted += count
+        now = time.perf_counter()
+        if now - self.last_log >= self.LOG_EVERY_SECONDS:
+            self.last_log = now
+            self._log()
+
+    def finish(self) -> None:
+        self._log()
+        log.info(
+            "of which %.1f s waiting for the server, %.1f s waiting for rows to be built",
+            self.server_seconds,
+            self.build_seconds,
+        )
+
+    def _log(self) -> None:
+        elapsed = time.perf_counter() - self.started
+        rate = self.inserted / elapsed if elapsed else 0.0
+        log.info("seeded %d/%d rows in %.1f s (%.0f rows/s)", self.inserted, self.total, elapsed, rate)
 
 
 def _built_ahead(items: Iterator, depth: int = 4) -> Iterator:
@@ -174,12 +223,6 @@ def _built_ahead(items: Iterator, depth: int = 4) -> Iterator:
                 builder.join(0.05)
 
 
-def _log_progress(done: int, total: int, started: float) -> None:
-    elapsed = time.perf_counter() - started
-    rate = done / elapsed if elapsed else 0.0
-    log.info("seeded %d/%d rows in %.1f s (%.0f rows/s)", done, total, elapsed, rate)
-
-
 @dataclass(frozen=True)
 class ChangeSet:
     """The keys ``apply_changes`` touched, sorted, and the rows it inserted."""
@@ -190,9 +233,7 @@ class ChangeSet:
     inserted_rows: list[tuple]
 
 
-def apply_changes(
-    conn, seed: int, inserts: int = 0, updates: int = 0, deletes: int = 0
-) -> ChangeSet:
+def apply_changes(conn, seed: int, inserts: int = 0, updates: int = 0, deletes: int = 0) -> ChangeSet:
     """Mutate the source like a day in SAP: new items, changed items, items gone. One commit.
 
     Updated and deleted keys are drawn (by ``seed``) from the keys present now; inserted rows
@@ -207,16 +248,13 @@ def apply_changes(
     existing = sorted({(document, item) for document, item in cursor.fetchall()})
     if updates + deletes > len(existing):
         raise ValueError(
-            f"{updates} updates + {deletes} deletes, but the source has only "
-            f"{len(existing)} keys"
+            f"{updates} updates + {deletes} deletes, but the source has only {len(existing)} keys"
         )
     rng = random.Random(f"{seed}:changes")
     touched = rng.sample(existing, updates + deletes)
     deleted, updated = sorted(touched[:deletes]), sorted(touched[deletes:])
 
-    numeric_documents = [
-        int(document) for document, _ in existing if document.isdigit()
-    ]
+    numeric_documents = [int(document) for document, _ in existing if document.isdigit()]
     next_document = max(numeric_documents, default=FIRST_DOCUMENT - 1) + 1
     inserted_rows = []
     for index in range(inserts):
@@ -225,14 +263,10 @@ def apply_changes(
         item = f"{(index % 3 + 1) * 10:06d}"
         inserted_rows.append(build_row(seed, index, document, item))
 
-    statements = [
-        f"DELETE FROM {BASE_TABLE} WHERE {_key_condition(key)}" for key in deleted
-    ]
+    statements = [f"DELETE FROM {BASE_TABLE} WHERE {_key_condition(key)}" for key in deleted]
     statements += [_update_statement(seed, key) for key in updated]
     for first in range(0, len(statements), CHANGE_STATEMENTS_PER_BATCH):
-        cursor.execute(
-            ";\n".join(statements[first : first + CHANGE_STATEMENTS_PER_BATCH])
-        )
+        cursor.execute(";\n".join(statements[first : first + CHANGE_STATEMENTS_PER_BATCH]))
     for statement, _ in insert_statements(inserted_rows):
         cursor.execute(statement)
     conn.commit()
@@ -259,9 +293,7 @@ def _update_statement(seed: int, key: tuple[str, str]) -> str:
         "LastChangedOn": changed_day.strftime("%Y%m%d"),
         "LastChangedAt": changed_at,
     }
-    settings = ", ".join(
-        f"{column} = {sql_literal(value)}" for column, value in assignments.items()
-    )
+    settings = ", ".join(f"{column} = {sql_literal(value)}" for column, value in assignments.items())
     return f"UPDATE {BASE_TABLE} SET {settings} WHERE {_key_condition(key)}"
 
 
@@ -292,9 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default="demo")
     parser.add_argument("--database", default="ProcessStatus")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     password = os.environ.get("MSSQL_PASSWORD")
     if not password:

@@ -128,6 +128,8 @@ class Material:
     net_weight: Decimal
     volume: Decimal  # per unit, m3
     fractional: bool  # sold in fractions of the unit (kg, m), not whole pieces
+    weight_unit: str
+    volume_unit: str
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,12 @@ class DocumentHeader:
     sales_employee_name: str | None
     credit_status: str | None
     delivery_block: str | None
+    distribution_channel: str
+    division: str
+    plant: str
+    shipping_point: str
+    route: str
+    complete_delivery: str | None
 
 
 # --- master data -----------------------------------------------------------------------------
@@ -230,6 +238,13 @@ _EMPLOYEES = (
 )
 _CREATORS = ("MUELLERH", "TANAKAY", "SCHMIDTA", "BATCH_EDI", "WF-BATCH")
 _ROUTES = ("R00001", "R00002", "DE0001", "")
+_PRIORITIES = ("01", "02", "02", "03", "04", "05", "06", "07", "08", "09", "", "  ", None)
+_EXCHANGE_RATES = {  # to the company code's EUR
+    "EUR": Decimal("1.00000"),
+    "CHF": Decimal("1.04215"),
+    "USD": Decimal("0.92310"),
+    "JPY": Decimal("-161.23400"),  # SAP stores indirect quotations as negative rates
+}
 
 
 def _pick(rng: random.Random, options: Sequence):
@@ -245,11 +260,7 @@ def _customers(seed: int) -> tuple[Customer, ...]:
         cities, currency, sales_org = _COUNTRIES[country]
         city, region = _pick(rng, cities)
         # About one customer in a hundred carries an emoji in its name.
-        name = (
-            _pick(rng, _EMOJI_NAMES)
-            if rng.random() < 0.01
-            else _pick(rng, _COMPANY_NAMES[country])
-        )
+        name = _pick(rng, _EMOJI_NAMES) if rng.random() < 0.01 else _pick(rng, _COMPANY_NAMES[country])
         incoterms, location = _pick(rng, _INCOTERMS)
         customers.append(
             Customer(
@@ -275,11 +286,7 @@ def _materials(seed: int) -> tuple[Material, ...]:
     for index in range(300):
         description, group, unit, fractional = _pick(rng, _MATERIAL_NAMES)
         # Numeric material numbers are stored with leading zeros to 18 digits, as SAP does.
-        number = (
-            f"{4_000_000 + index * 13:018d}"
-            if rng.random() < 0.7
-            else f"{group[:3]}-{index:05d}"
-        )
+        number = f"{4_000_000 + index * 13:018d}" if rng.random() < 0.7 else f"{group[:3]}-{index:05d}"
         gross = Decimal(rng.randrange(1, 250_000)).scaleb(-3)
         materials.append(
             Material(
@@ -291,6 +298,8 @@ def _materials(seed: int) -> tuple[Material, ...]:
                 net_weight=(gross * Decimal("0.9")).quantize(_MILLI),
                 volume=Decimal(rng.randrange(0, 5_000)).scaleb(-3),
                 fractional=fractional,
+                weight_unit=_pick(rng, ("KG", "KG", "KG", "G", "")),
+                volume_unit=_pick(rng, ("M3", "M3", "L", "")),
             )
         )
     return tuple(materials)
@@ -341,8 +350,7 @@ def _datetime2_text(rng: random.Random, day: dt.date) -> str:
     else:
         fraction = _below(rng, 10_000_000)
     return (
-        f"{day.isoformat()} {_below(rng, 24):02d}:{_below(rng, 60):02d}:"
-        f"{_below(rng, 60):02d}.{fraction:07d}"
+        f"{day.isoformat()} {_below(rng, 24):02d}:{_below(rng, 60):02d}:{_below(rng, 60):02d}.{fraction:07d}"
     )
 
 
@@ -394,9 +402,7 @@ def _document_header(seed: int, document: str) -> DocumentHeader:
         customer=customer,
         ship_to=ship_to,
         purchase_order=purchase_order,
-        purchase_order_date=_dats_or_missing(
-            rng, created_on - dt.timedelta(days=int(rng.random() * 5))
-        ),
+        purchase_order_date=_dats_or_missing(rng, created_on - dt.timedelta(days=int(rng.random() * 5))),
         created_on=None if rng.random() < 0.01 else created_on,
         created_at=_tims(rng),
         created_by=_pick(rng, _CREATORS),
@@ -407,6 +413,12 @@ def _document_header(seed: int, document: str) -> DocumentHeader:
         sales_employee_name=employee_name,
         credit_status=_pick(rng, ("", "", "", "A", "A", "B", "D", None)),
         delivery_block="" if rng.random() < 0.9 else _pick(rng, ("01", "Z1", "  ")),
+        distribution_channel=_pick(rng, ("10", "10", "20")),
+        division=_pick(rng, ("00", "01")),
+        plant=_pick(rng, ("1000", "1000", "1100", "2000")),
+        shipping_point=_pick(rng, ("1000", "1100")),
+        route=_pick(rng, _ROUTES),
+        complete_delivery=_pick(rng, ("X", "X", " ", "", None)),
     )
 
 
@@ -435,9 +447,7 @@ def build_row(seed: int, index: int, document: str, item: str) -> tuple:
     confirmed = ordered if rng.random() < 0.8 else (ordered / 2).quantize(_MILLI)
     open_quantity = ordered - delivered
 
-    price_unit = _pick(
-        rng, (Decimal(1), Decimal(1), Decimal(10), Decimal(100), Decimal(1000))
-    )
+    price_unit = _pick(rng, (Decimal(1), Decimal(1), Decimal(10), Decimal(100), Decimal(1000)))
     net_price = Decimal(1 + _below(rng, 4_999_999)).scaleb(-2)
     if rng.random() < 0.002:
         net_price = Decimal("999999999.99")  # largest decimal(11,2)
@@ -450,13 +460,7 @@ def build_row(seed: int, index: int, document: str, item: str) -> tuple:
     net_value = (ordered * net_price / price_unit).quantize(_CENT)
     open_value = (open_quantity * net_price / price_unit).quantize(_CENT)
     tax = (net_value * Decimal("0.19")).quantize(_CENT)
-    exchange_rate = {
-        "EUR": Decimal("1.00000"),
-        "CHF": Decimal("1.04215"),
-        "USD": Decimal("0.92310"),
-        # SAP stores indirect quotations as negative rates.
-        "JPY": Decimal("-161.23400"),
-    }[customer.currency]
+    exchange_rate = _EXCHANGE_RATES[customer.currency]
 
     schedule_day = EXTRACT_DATE + dt.timedelta(days=int(rng.random() * 120))
     time_draw = rng.random()
@@ -480,13 +484,7 @@ def build_row(seed: int, index: int, document: str, item: str) -> tuple:
         changed_at = _datetime2_text(rng, changed_day)
 
     status_draw = rng.random()
-    overall_status = (
-        "A"
-        if status_draw < 0.6
-        else "B"
-        if status_draw < 0.9
-        else _pick(rng, (" ", "", None))
-    )
+    overall_status = "A" if status_draw < 0.6 else "B" if status_draw < 0.9 else _pick(rng, (" ", "", None))
     delivery_status = "A" if delivered == 0 else "B"
 
     return (
@@ -494,8 +492,8 @@ def build_row(seed: int, index: int, document: str, item: str) -> tuple:
         item,
         header.document_type,
         customer.sales_org,
-        _pick(rng, ("10", "10", "20")),
-        _pick(rng, ("00", "01")),
+        header.distribution_channel,
+        header.division,
         header.sales_office,
         header.sales_group,
         customer.number,
@@ -518,10 +516,10 @@ def build_row(seed: int, index: int, document: str, item: str) -> tuple:
         material.description,
         material.group,
         "" if rng.random() < 0.8 else f"CM-{_below(rng, 10**5):05d}",
-        _pick(rng, ("1000", "1000", "1100", "2000")),
+        header.plant,
         _pick(rng, ("0001", "0002", "")),
-        _pick(rng, ("1000", "1100")),
-        _pick(rng, _ROUTES),
+        header.shipping_point,
+        header.route,
         _pick(rng, ("TAN", "TAN", "TANN", "ZTAN")),
         ordered,
         confirmed,
@@ -538,27 +536,10 @@ def build_row(seed: int, index: int, document: str, item: str) -> tuple:
         exchange_rate,
         (material.gross_weight * ordered).quantize(_MILLI),
         (material.net_weight * ordered).quantize(_MILLI),
-        _pick(rng, ("KG", "KG", "KG", "G", "")),
+        material.weight_unit,
         (material.volume * ordered).quantize(_MILLI),
-        _pick(rng, ("M3", "M3", "L", "")),
-        _pick(
-            rng,
-            (
-                "01",
-                "02",
-                "02",
-                "03",
-                "04",
-                "05",
-                "06",
-                "07",
-                "08",
-                "09",
-                "",
-                "  ",
-                None,
-            ),
-        ),
+        material.volume_unit,
+        _pick(rng, _PRIORITIES),
         customer.incoterms,
         customer.incoterms_location,
         customer.payment_terms,
@@ -568,7 +549,7 @@ def build_row(seed: int, index: int, document: str, item: str) -> tuple:
         header.delivery_block,
         "" if rng.random() < 0.95 else _pick(rng, ("02", "10")),
         "" if rng.random() < 0.99 else "Z5",
-        _pick(rng, ("X", "X", " ", "", None)),
+        header.complete_delivery,
         header.sales_employee,
         header.sales_employee_name,
         _dats_or_missing(rng, changed_day),
