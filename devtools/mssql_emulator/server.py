@@ -47,7 +47,7 @@ log = logging.getLogger("devtools.mssql_emulator")
 
 SERVER_NAME = "emulator"
 PRODUCT_NAME = "Microsoft SQL Server"
-PRODUCT_VERSION = (16, 0, 4135)  # SQL Server 2022 CU-level build number
+PRODUCT_VERSION = (16, 0, 1000)  # SQL Server 2022 RTM, as the engine's @@VERSION says (16.0.1000.6)
 FLUSH_BYTES = 256 * 1024  # bytes of encoded rows gathered before one sendall
 CACHE_CHUNK_ROWS = 2048  # rows joined into one cached chunk
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024

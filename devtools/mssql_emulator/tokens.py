@@ -254,7 +254,9 @@ def _plp(data: bytes) -> bytes:
     return b"".join(parts)
 
 
-# -- integers, bit, floats, money (TYPE_INFO: type, length) --
+# --- 2.2.5.4.2 variable-length types: TYPE_INFO (type, max length); values (2.2.5.5.1)
+# with a length byte, 0 meaning NULL. Integers, bit, floats and money travel as INTN,
+# BITN, FLTN and MONEYN (money: high 4 bytes then low 4 bytes of the value in 1/10,000).
 _INT_FORMATS = {
     "tinyint": (1, "<B"),
     "smallint": (2, "<h"),
@@ -337,6 +339,7 @@ def decimal_length(precision: int) -> int:
 
 
 def _decimal_encoder(type_id: int, precision: int, scale: int) -> tuple[bytes, Encoder]:
+    """2.2.5.5.1.7 DECIMALN/NUMERICN: sign byte (1 = positive), then the unscaled integer LE."""
     length = decimal_length(precision)
     magnitude_len = length - 1
     limit = 10**precision
@@ -359,7 +362,10 @@ def _decimal_encoder(type_id: int, precision: int, scale: int) -> tuple[bytes, E
     return bytes([type_id, length, precision, scale]), encode
 
 
-# -- dates and times --
+# --- 2.2.5.5.1.8 date and time: DATE (3 bytes of days since 0001-01-01), TIME(n) (3 to 5
+# bytes of 10^-n s since midnight), DATETIME2(n) (time then date), DATETIMEOFFSET(n) (UTC
+# time and date, then the offset in minutes); DATETIME (2.2.5.5.1.9): days since 1900-01-01
+# and 1/300 s ticks. 2.2.5.5.1.10 GUID.
 _DAY_ZERO = dt.date(1, 1, 1).toordinal()
 _DATETIME_ZERO = dt.date(1900, 1, 1).toordinal()
 _TIME_LENGTHS = (3, 3, 3, 4, 4, 5, 5, 5)
@@ -471,7 +477,8 @@ def _guid_encoder() -> tuple[bytes, Encoder]:
     return bytes([GUIDTYPE, 16]), encode
 
 
-# -- strings and binary --
+# --- 2.2.5.4.3 / 2.2.5.5.1.5 strings and binary: USHORTLEN max length (+ collation for
+# characters); values with a 2-byte length (0xFFFF = NULL), or PLP (2.2.5.2.3) for (max).
 def _text_encoder(
     type_id: int, length: int | None, codec: str, collated: bool
 ) -> tuple[bytes, Encoder, bytes]:
