@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -505,6 +506,36 @@ def test_pytds_cancel_mid_result_then_next_query(pytds_connect, million_rows_sql
         assert time.monotonic() - started < 5
         cursor.execute("SELECT N'after cancel' AS s")
         assert cursor.fetchall() == [("after cancel",)]
+
+
+def test_concurrent_connections_each_get_their_own_results(emulator, million_rows_sql):
+    """Eight clients stream different results at once; no response leaks into another."""
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            conn = pymssql.connect(**emulator.connect_kwargs(login_timeout=10, timeout=60))
+            try:
+                cursor = conn.cursor()
+                for round_number in range(5):
+                    cursor.execute(
+                        f"SELECT TOP {100 * (worker + 1)} {worker} AS worker, {round_number} AS round_number, "
+                        f"t0.d AS d FROM {million_rows_sql.split(' FROM ', 1)[1]}"
+                    )
+                    rows = cursor.fetchall()
+                    assert len(rows) == 100 * (worker + 1)
+                    assert {(w, r) for w, r, _ in rows} == {(worker, round_number)}
+            finally:
+                conn.close()
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
 
 
 def _thread_count(pid: int) -> int:
