@@ -4,13 +4,20 @@ pymssql (FreeTDS bundled in its wheel), python-tds (pure Python) and Debian's ``
 FreeTDS command line, a separate build) each log in over a real socket, read every type the
 sync can meet with the right values, and see SQL Server's error numbers.
 
-datetime2(7) at 23:59:59.9999999: SQL Server sends the 100 ns ticks exactly. pymssql 2.4.6 and
-python-tds 1.17.1 both truncate to microseconds on the client (pymssql: nanoseconds // 1000
-after FreeTDS cracks the value; python-tds: its Time type drops the last digit), so
-``9999-12-31 23:59:59.9999999`` arrives as ``datetime(9999, 12, 31, 23, 59, 59, 999999)``:
-no rounding, no overflow. The sync can therefore read such columns natively; truncation is
-also what the contract asks for. The tests below pin that behaviour so a driver upgrade that
-starts rounding fails here first. ``tsql`` prints what FreeTDS's converter makes of it.
+What each client does with datetime2(7) ``9999-12-31 23:59:59.9999999`` (the server sends all
+seven digits):
+
+- pymssql 2.4.6: ``datetime(9999, 12, 31, 23, 59, 59, 999999)``. FreeTDS cracks the value to
+  nanoseconds and pymssql divides by 1,000: truncation, never rounding, so no overflow into
+  year 10000. time(7) and datetimeoffset(7) behave the same.
+- python-tds 1.17.1: the same value, by the same truncation in its own decoder.
+- tsql: prints the value through FreeTDS's default date format (no locales.conf on Debian),
+  ``Dec 31 9999 11:59PM``: minute resolution, no overflow either.
+
+So the sync may read datetime2(7) natively with these drivers and gets exactly the contract's
+truncation to microseconds. ``CONVERT(varchar(27), col, 121)`` is the driver-independent
+alternative: all three clients receive the full 100 ns text. The tests pin both, so a driver
+upgrade that starts rounding fails here first.
 """
 
 from __future__ import annotations
@@ -335,7 +342,9 @@ TSQL_EXPECTED = {
     "datetime2_ticks": "Nov 29 2026 12:34PM",
     "datetime2_3": "Nov 29 2026 12:34PM",
     "datetime2_as_text_121": "9999-12-31 23:59:59.9999999",
-    "datetimeoffset_value": "Nov 29 2026 12:34PM +01:00",
+    # The default format has no offset field; the clock time is the value's own (12:34 at
+    # +01:00), not converted to UTC (11:34).
+    "datetimeoffset_value": "Nov 29 2026 12:34PM",
     "uniqueidentifier_value": "6F9619FF-8B86-D011-B42D-00C04FD430C8",
     "varbinary_value": "deadbeef00",
 }
