@@ -260,6 +260,8 @@ class Engine:
             target = target.this
         table, translator = self._target(session, target)
         source = insert.expression
+        if source is None:  # INSERT ... DEFAULT VALUES
+            return self._write(f"INSERT INTO {table.duck_name} DEFAULT VALUES", table)
         if names is None:
             names = [
                 c.name for c in table.columns if c.name.lower() not in table.defaults.get("__identity__", ())
@@ -422,7 +424,7 @@ class Engine:
                     elif isinstance(kind, exp.DefaultColumnConstraint):
                         default = kind.this
                         defaults[item.name.lower()] = f"({default.sql('tsql')})"
-                        translator.rewrite(default)
+                        default = translator.rewrite(default)
                         default_sql = sqltypes.normalizer(col, translate.to_duckdb(default))
                     elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
                         identity.append(item.name)

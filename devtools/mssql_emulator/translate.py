@@ -155,7 +155,8 @@ class Translator:
             return TableDef(db_name, INFO_SCHEMA, table.name.lower(), "view", columns, object_id=0)
         found = self.catalog.find(database, schema, table.name) if db_name else None
         if found is None and must_exist:
-            raise SqlServerError(208, f"Invalid object name '{table.sql('tsql').replace(chr(34), '')}'.")
+            written = ".".join(part for part in (table.catalog, table.db, table.name) if part)
+            raise SqlServerError(208, f"Invalid object name '{written}'.")
         return found
 
     def qualify(self, tree: exp.Expression) -> None:
@@ -230,10 +231,11 @@ class Translator:
                     if col.name.lower() == wanted and col.sql_type != "?":
                         return col
             return None
-        if isinstance(node, (exp.Cast, exp.TryCast)):
-            return datatype_column(node.to, in_cast=True)
-        if isinstance(node, exp.Convert):
-            return datatype_column(node.this, in_cast=True)
+        if isinstance(node, (exp.Cast, exp.TryCast, exp.Convert)):
+            try:
+                return datatype_column(node.this if isinstance(node, exp.Convert) else node.to, in_cast=True)
+            except SqlServerError:
+                return None
         if isinstance(node, exp.National):
             return Column("", "nvarchar", length=max(len(node.name), 1))
         if isinstance(node, exp.Literal):
@@ -262,6 +264,13 @@ class Translator:
         if isinstance(node, exp.Neg):
             return self.infer(node.this, sources)
         if isinstance(node, (exp.Coalesce,)):
+            return self.infer(node.this, sources)
+        if isinstance(node, (exp.DateDiff, exp.Year, exp.Month, exp.Day, exp.Extract, exp.StrPosition)):
+            return Column("", "int")
+        if isinstance(node, exp.DateAdd):
+            inner = self.infer(node.this, sources)
+            return inner if inner and inner.sql_type in ("date", "datetime", "datetime2") else None
+        if isinstance(node, (exp.Round, exp.Abs)):
             return self.infer(node.this, sources)
         if isinstance(node, exp.Count):
             return Column("", "int")
@@ -454,7 +463,12 @@ class Translator:
             target, value, style = node.this, node.expression, node.args.get("style")
         else:
             target, value, style = node.to, node.this, None
-        col = datatype_column(target, in_cast=True)
+        try:
+            col = datatype_column(target, in_cast=True)
+        except SqlServerError:
+            if isinstance(node, exp.Convert):
+                raise
+            return node  # a cast sqlglot itself wrote (DATEADD and friends): already DuckDB's
         style_value = int(style.name) if isinstance(style, exp.Literal) else None
         t = col.sql_type
         if t in sqltypes.STRING_TYPES:
