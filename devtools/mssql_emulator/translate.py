@@ -475,17 +475,10 @@ class Translator:
             text = exp.cast(value, "VARCHAR")
             select = node.find_ancestor(exp.Select)
             source_type = self.infer(value, self._sources(select) if select else {})
-            if (
-                source_type
-                and source_type.sql_type in sqltypes.TICK_TYPES
-                and style_value in (121, 126, 120, 20)
-            ):
-                # Stored as 'YYYY-MM-DD HH:MM:SS.fffffff' already: all 100 ns digits survive.
-                if style_value in (120, 20):
-                    text = exp.func("left", text, exp.Literal.number(19))
-                elif style_value == 126:
-                    text = exp.func("replace", text, exp.Literal.string(" "), exp.Literal.string("T"))
-                style_value = None
+            if source_type and source_type.sql_type in sqltypes.TICK_TYPES and style_value is not None:
+                styled = _tick_text(text, source_type, style_value)
+                if styled is not None:
+                    text, style_value = styled, None
             if style_value is not None:
                 text = _format_date(value, style_value) or text
             if col.length and col.length > 0:
@@ -527,6 +520,54 @@ def _literal(value) -> exp.Expression:
     if isinstance(value, int):
         return exp.Literal.number(value)
     return exp.Literal.string(str(value))
+
+
+# CONVERT styles of datetime2/time/datetimeoffset, from their stored text
+# 'YYYY-MM-DD HH:MM:SS.fffffff[ +HH:MM]' (time: 'HH:MM:SS.fffffff'); {v} is that text and
+# {f} the declared fraction digits.
+_TICK_STYLES = {
+    "datetime2": {
+        121: "left({v}, {w})",
+        126: "replace(left({v}, {w}), ' ', 'T')",
+        127: "replace(left({v}, {w}), ' ', 'T')",
+        120: "left({v}, 19)",
+        20: "left({v}, 19)",
+        23: "left({v}, 10)",
+        112: "replace(left({v}, 10), '-', '')",
+        114: "substr({v}, 12, 8) || ':' || substr({v}, 21, 3)",
+        108: "substr({v}, 12, 8)",
+    },
+    "datetimeoffset": {
+        121: "left({v}, {w}) || substr({v}, 28)",
+        126: "replace(left({v}, {w}), ' ', 'T') || replace(substr({v}, 29), '+00:00', 'Z')",
+        127: "replace(left({v}, {w}), ' ', 'T') || replace(substr({v}, 29), '+00:00', 'Z')",
+        120: "left({v}, 19) || substr({v}, 28)",
+        23: "left({v}, 10)",
+    },
+    "time": {
+        121: "left({v}, {t})",
+        114: "left({v}, 8) || ':' || substr({v}, 10, 3)",
+        108: "left({v}, 8)",
+        8: "left({v}, 8)",
+        20: "left({v}, 8)",
+        120: "left({v}, 8)",
+    },
+}
+
+
+def _tick_text(text: exp.Expression, source: Column, style: int) -> exp.Expression | None:
+    """CONVERT(varchar, <datetime2/time/datetimeoffset>, style) from the stored text, or None."""
+    template = _TICK_STYLES.get(source.sql_type, {}).get(style)
+    if template is None:
+        return None
+    digits = source.scale if source.scale is not None else 7
+    width = 19 + (digits + 1 if digits else 0)
+    sql = template.format(v="__tick_value", w=width, t=width - 11)
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for placeholder in list(tree.find_all(exp.Column)):
+        if placeholder.name == "__tick_value":
+            placeholder.replace(text.copy())
+    return tree
 
 
 _DATE_STYLES = {

@@ -307,3 +307,39 @@ def test_a_streaming_select_does_not_block_other_sessions(engine, session):
     assert query(engine, other, "SELECT COUNT(*) FROM dbo.many").rows == [(10001,)]
     assert isinstance(first[0], int)
     reader.rows.close()
+
+
+def test_convert_styles_keep_every_100ns_digit(engine, session):
+    """The sync reads datetime2/datetimeoffset/time through CONVERT styles 121, 127 and 114."""
+    run(
+        engine,
+        session,
+        "CREATE TABLE dbo.ticks (a datetime2(7), b datetime2(3), c time(7), d datetimeoffset(7))",
+    )
+    run(
+        engine,
+        session,
+        "INSERT INTO dbo.ticks VALUES ('9999-12-31 23:59:59.9999999', '2026-11-29 10:11:12.345', "
+        "'13:45:01.1234567', '2026-11-29 12:34:56.1234567 +01:00'), "
+        "('0001-01-01', '2026-11-29', '00:00', '2026-11-29T12:00:00Z')",
+    )
+    rows = query(
+        engine,
+        session,
+        "SELECT CONVERT(varchar(27), [a], 121) AS [a], CONVERT(varchar(27), b, 121), "
+        "CONVERT(varchar(34), d, 127), CONVERT(varchar(16), c, 114) FROM dbo.ticks",
+    ).rows
+    assert rows == [
+        (
+            "9999-12-31 23:59:59.9999999",
+            "2026-11-29 10:11:12.345",
+            "2026-11-29T12:34:56.1234567+01:00",
+            "13:45:01:123",
+        ),
+        (
+            "0001-01-01 00:00:00.0000000",
+            "2026-11-29 00:00:00.000",
+            "2026-11-29T12:00:00.0000000Z",
+            "00:00:00:000",
+        ),
+    ]
