@@ -159,6 +159,9 @@ def start_attempt(conn: psycopg.Connection, mapping: SyncMapping, run_id: str) -
             ),
             (target, mapping.source.qualified_name, run_id),
         ).fetchone()
+        # Alive before the row is visible: a session lock outlives this transaction, so a sync
+        # starting right after our commit cannot find the new attempt's lock free.
+        hold_attempt_lock(conn, row[0])
     return row[0]
 
 
