@@ -315,6 +315,7 @@ def test_command_line_wants_the_password_from_the_environment():
     )
     assert result.returncode == 2
     assert "MSSQL_PASSWORD" in result.stderr
+    assert "Warning" not in result.stderr  # e.g. runpy's "found in sys.modules"
 
 
 # --- against the emulator ----------------------------------------------------------------

@@ -123,7 +123,8 @@ def create_source(conn) -> None:
 def seed_source(conn, rows: int, seed: int, start: int = 0) -> int:
     """Insert ``rows`` generated rows; commits every INSERTS_PER_COMMIT statements.
 
-    Logs progress with rows/s, and at the end where the time went: waiting for the server
+    Expects autocommit off (pymssql's default), so each group of statements is one
+    transaction. Logs progress with rows/s, and at the end where the time went: waiting for the server
     (execute + commit) versus waiting for the builder thread to generate the next INSERT.
     """
     progress = _SeedProgress(rows)
