@@ -124,8 +124,8 @@ def seed_source(conn, rows: int, seed: int, start: int = 0) -> int:
     """Insert ``rows`` generated rows; commits every INSERTS_PER_COMMIT statements.
 
     Expects autocommit off (pymssql's default), so each group of statements is one
-    transaction. Logs progress with rows/s, and at the end where the time went: waiting for the server
-    (execute + commit) versus waiting for the builder thread to generate the next INSERT.
+    transaction. Logs progress in rows/s and, at the end, where the time went: waiting for
+    the server (execute + commit) or waiting for the builder thread's next INSERT.
     """
     progress = _SeedProgress(rows)
     cursor = conn.cursor()
@@ -191,8 +191,9 @@ class _SeedProgress:
 def _built_ahead(items: Iterator, depth: int = 4) -> Iterator:
     """Yield from ``items`` while a thread builds the next ones.
 
-    Building a 1,000-row INSERT costs about as much CPU as the server spends on it; pymssql
-    releases the GIL while it waits for the server, so the two overlap on two cores.
+    Generating and formatting 1,000 rows costs half as much CPU as the emulator spends
+    storing them; pymssql releases the GIL while it waits for the server, so with two cores
+    the building is hidden behind the server's work.
     """
     ready: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
