@@ -305,8 +305,7 @@ class Engine:
             wrapped = sqltypes.normalizer(col, "__value__")
             if wrapped != "__value__":
                 func, _ = wrapped.split("(", 1)
-                extra = [exp.Literal.number(col.length)] if func == "ms_len" else []
-                assignment.set("expression", exp.func(func, assignment.expression, *extra))
+                assignment.set("expression", exp.func(func, assignment.expression))
         return self._write(translate.to_duckdb(update), table)
 
     def _delete(self, session: Session, delete: exp.Delete) -> int:
@@ -471,6 +470,9 @@ class Engine:
                 if not declared.nullable:
                     piece += " NOT NULL"
                 definitions.append(piece)
+            # Declared lengths as CHECK constraints: cheaper than checking every inserted value
+            # in the INSERT, and UPDATE is covered too.
+            definitions.extend(filter(None, (sqltypes.length_check(c) for c in columns)))
             if key_columns:
                 definitions.append("PRIMARY KEY (" + ", ".join(f'"{k}"' for k in key_columns) + ")")
                 table.primary_key = pk_name or f"PK__{name[:8]}__{table.object_id:016X}"

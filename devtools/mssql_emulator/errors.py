@@ -74,6 +74,14 @@ def from_duckdb(error: Exception, table=None) -> SqlServerError:
 
 def _constraint(first: str, table) -> SqlServerError:
     target = f"{table.schema}.{table.name}" if table is not None else "?"
+    too_long = re.search(r"CHECK constraint failed on table .* CHECK\(+strlen\(\"?([^)\"]+)\"?\)", first)
+    if too_long:
+        where = f"{table.database}.{table.schema}.{table.name}" if table is not None else "?"
+        return SqlServerError(
+            2628,
+            f"String or binary data would be truncated in table '{where}', column '{too_long.group(1)}'.",
+            16,
+        )
     if "Duplicate key" in first or "unique" in first.lower() or "primary key" in first.lower():
         values = re.search(r'Duplicate key "(.*)" violates', first)
         key = values.group(1) if values else ""

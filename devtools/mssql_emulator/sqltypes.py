@@ -81,6 +81,14 @@ def declaration(col: Column) -> str:
     return t
 
 
+def length_check(col: Column) -> str | None:
+    """A DuckDB CHECK constraint enforcing a declared string length (cheap strlen first)."""
+    if col.sql_type in STRING_TYPES and col.length and col.length > 0:
+        name = col.name.replace('"', '""')
+        return f'CHECK (strlen("{name}") <= {col.length} OR length("{name}") <= {col.length})'
+    return None
+
+
 def storage_type(col: Column) -> str:
     """The DuckDB column type that holds this SQL Server type exactly."""
     t = col.sql_type
@@ -111,8 +119,6 @@ def normalizer(col: Column, expr: str) -> str:
         return f"ms_dto({expr})"
     if t == "datetime":  # SQL Server keeps 1/300 s: .000, .003, .007
         return f"ms_datetime({expr})"
-    if t in STRING_TYPES and col.length and col.length > 0:
-        return f"ms_len({expr}, {col.length})"
     return expr
 
 
@@ -143,10 +149,6 @@ CREATE OR REPLACE MACRO ms_dto_text(s) AS CASE
   WHEN regexp_full_match(s, '(.*?)Z') THEN ms_dt2_text(rtrim(s, 'Z')) || ' +00:00'
   ELSE ms_dt2_text(s) || ' +00:00' END;
 CREATE OR REPLACE MACRO ms_dto(x) AS ms_dto_text(trim(CAST(x AS VARCHAR)));
-CREATE OR REPLACE MACRO ms_len(x, n) AS CASE
-  WHEN strlen(CAST(x AS VARCHAR)) > n AND length(CAST(x AS VARCHAR)) > n
-    THEN ms_fail(2628, 'String or binary data would be truncated.')
-  ELSE x END;
 CREATE OR REPLACE MACRO ms_day_us(t) AS epoch_us(date_trunc('day', t));
 CREATE OR REPLACE MACRO ms_datetime_ts(t) AS make_timestamp(
   ms_day_us(t) + (((epoch_us(t) - ms_day_us(t)) * 3 + 5000) // 10000 * 10000 + 1) // 3);
