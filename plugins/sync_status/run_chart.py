@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from html import escape
 
-from sync_status.status_data import RunPoint
+from sync_status.status_data import CHART_RUNS, RunPoint
 
 WIDTH, HEIGHT = 720, 200
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 64, 22, 26
@@ -31,7 +31,10 @@ def run_chart_svg(runs: tuple[RunPoint, ...] | list[RunPoint], title: str) -> st
         return '<p class="muted">No runs recorded yet.</p>'
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
-    slot = plot_w / len(runs)
+    # Always room for a full chart's worth of runs, newest at the right edge, so bar widths
+    # and positions do not jump while the history fills up.
+    slot = plot_w / max(len(runs), CHART_RUNS)
+    first_x = PAD_LEFT + plot_w - len(runs) * slot
     bar_w = max(2.0, slot * 0.7)
     max_seconds = max((run.duration_seconds or 0 for run in runs), default=0) or 1.0
     max_rows = max((run.rows or 0 for run in runs), default=0) or 1
@@ -50,7 +53,7 @@ def run_chart_svg(runs: tuple[RunPoint, ...] | list[RunPoint], title: str) -> st
     ]
     row_points = []
     for index, run in enumerate(runs):
-        x = PAD_LEFT + index * slot + (slot - bar_w) / 2
+        x = first_x + index * slot + (slot - bar_w) / 2
         height = max(1.0, plot_h * (run.duration_seconds or 0) / max_seconds)
         colour = BAR_COLOURS.get(run.status, "#78909c")
         tooltip = f"{run.started_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC: {run.status}, {_seconds(run.duration_seconds)}"
