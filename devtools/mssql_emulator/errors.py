@@ -106,6 +106,19 @@ def _constraint(first: str, table) -> SqlServerError:
 
 
 def _conversion(first: str) -> SqlServerError:
+    overflow = re.search(
+        r"with value (\S+) can't be cast because the value is out of range for the destination type (\w+)",
+        first,
+    )
+    if overflow:
+        sql_type = _SQL_TYPE_NAMES.get(overflow.group(2), overflow.group(2).lower())
+        if sql_type in ("tinyint", "smallint"):
+            return SqlServerError(
+                220, f"Arithmetic overflow error for data type {sql_type}, value = {overflow.group(1)}.", 16
+            )
+        return SqlServerError(
+            8115, f"Arithmetic overflow error converting expression to data type {sql_type}.", 16
+        )
     match = re.search(r"Could not convert string ['\"](.*)['\"] to ([A-Z0-9_]+)", first)
     if match:
         value, duck_type = match.group(1), match.group(2)

@@ -343,3 +343,48 @@ def test_convert_styles_keep_every_100ns_digit(engine, session):
             "00:00:00:000",
         ),
     ]
+
+
+def test_less_common_types_round_trip(engine, session):
+    run(
+        engine,
+        session,
+        "CREATE TABLE dbo.misc (b varbinary(max), m money, r real, s smallint, t tinyint, "
+        "tm time(7), o datetimeoffset(7), f float)",
+    )
+    run(
+        engine,
+        session,
+        "INSERT INTO dbo.misc VALUES (0x0102FF, 922337203685477.5807, 1.5, -32768, 255, "
+        "'23:59:59.9999999', '9999-12-31 23:59:59.9999999 +14:00', 1.7976931348623157E+308)",
+    )
+    result = query(engine, session, "SELECT * FROM dbo.misc")
+    assert [c.sql_type for c in result.columns] == [
+        "varbinary",
+        "money",
+        "real",
+        "smallint",
+        "tinyint",
+        "time",
+        "datetimeoffset",
+        "float",
+    ]
+    b, m, r, s, t, tm, o, f = result.rows[0]
+    assert (b, m, r, s, t, f) == (
+        b"\x01\x02\xff",
+        Decimal("922337203685477.5807"),
+        1.5,
+        -32768,
+        255,
+        1.7976931348623157e308,
+    )
+    assert (tm.value, tm.ticks) == (dt.time(23, 59, 59, 999999), 9)
+    assert o.value == dt.datetime(
+        9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=14))
+    )
+    assert o.ticks == 9
+    overflow = error_of(engine, session, "SELECT CAST(300 AS tinyint)")
+    assert (overflow.number, overflow.message) == (
+        220,
+        "Arithmetic overflow error for data type tinyint, value = 300.",
+    )
