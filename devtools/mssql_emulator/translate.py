@@ -272,6 +272,24 @@ class Translator:
             return inner if inner and inner.sql_type in ("date", "datetime", "datetime2") else None
         if isinstance(node, (exp.Round, exp.Abs)):
             return self.infer(node.this, sources)
+        if isinstance(node, exp.Avg):
+            inner = self.infer(node.this, sources)
+            if inner and inner.sql_type in ("decimal", "numeric"):
+                return Column("", "decimal", precision=38, scale=max(inner.scale or 0, 6))
+            if inner and inner.sql_type in _INTEGERS | {"money", "float"}:
+                return Column("", "int" if inner.sql_type in ("smallint", "tinyint") else inner.sql_type)
+            return None
+        if isinstance(node, exp.Case):
+            branches = [self.infer(i.args.get("true"), sources) for i in node.args.get("ifs") or []]
+            if node.args.get("default") is not None:
+                branches.append(self.infer(node.args["default"], sources))
+            if branches and all(b is not None and b.sql_type in sqltypes.STRING_TYPES for b in branches):
+                wide = any(b.sql_type.startswith("n") for b in branches)
+                length = -1 if any(b.length == -1 for b in branches) else max(b.length or 1 for b in branches)
+                return Column("", "nvarchar" if wide else "varchar", length=length)
+            if branches and branches[0] is not None and all(b == branches[0] for b in branches):
+                return branches[0]
+            return None
         if isinstance(node, exp.Count):
             return Column("", "int")
         if isinstance(node, (exp.Max, exp.Min)):
