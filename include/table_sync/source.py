@@ -36,6 +36,8 @@ _TRANSIENT_NUMBERS = {
     -2,  # timeout (python-tds and friends)
 }
 _LOGIN_NUMBERS = {18456, 4060, 18452}
+# FreeTDS: "General SQL Server error: Check messages from the SQL Server" - the server answered.
+_SERVER_REFUSED_LOGIN = "DB-Lib error message 20018,"
 
 
 def quote(name: str) -> str:
@@ -140,6 +142,11 @@ def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -
         return SyncError(f"{type(error).__name__} while reading the source: {redact(str(error), secrets)}")
     text = redact(_error_text(error), secrets)
     server_words = _server_words(text)
+    if not server_words and _SERVER_REFUSED_LOGIN in text and _error_number(error) in _LOGIN_NUMBERS:
+        # pymssql keeps login messages in one process-wide slot and drops the text of any later
+        # failed login of no higher severity; FreeTDS's 20018 still says the server refused it.
+        number = _error_number(error)
+        return SourceQueryError(f"SQL Server login failed (error {number}): {text}", number)
     if not server_words:
         # Only FreeTDS's own messages: the client could not reach or lost the server. (pymssql
         # keeps the number of the last *server* message, so the number is not trusted here.)
