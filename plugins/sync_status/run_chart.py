@@ -12,7 +12,7 @@ from html import escape
 from sync_status.status_data import CHART_RUNS, RunPoint
 
 WIDTH, HEIGHT = 720, 200
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 64, 22, 26
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 96, 22, 26
 BAR_COLOURS = {
     "success": "#2e7d32",
     "failed": "#c62828",
@@ -48,13 +48,13 @@ def run_chart_svg(runs: tuple[RunPoint, ...] | list[RunPoint], title: str) -> st
         _text(PAD_LEFT - 6, PAD_TOP + 4, _seconds(max_seconds), "end"),
         _text(PAD_LEFT - 6, baseline, "0 s", "end"),
         _text(WIDTH - PAD_RIGHT + 6, PAD_TOP + 4, f"{max_rows:,} rows", "start", ROWS_COLOUR),
-        _text(PAD_LEFT, HEIGHT - 6, "oldest", "start"),
+        _text(PAD_LEFT, HEIGHT - 6, f"← last {CHART_RUNS} runs", "start"),
         _text(WIDTH - PAD_RIGHT, HEIGHT - 6, "newest", "end"),
     ]
     row_points = []
     for index, run in enumerate(runs):
         x = first_x + index * slot + (slot - bar_w) / 2
-        height = max(1.0, plot_h * (run.duration_seconds or 0) / max_seconds)
+        height = max(3.0, plot_h * (run.duration_seconds or 0) / max_seconds)  # a quick failure stays visible
         colour = BAR_COLOURS.get(run.status, "#78909c")
         tooltip = f"{run.started_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC: {run.status}, {_seconds(run.duration_seconds)}"
         if run.rows is not None:
