@@ -44,6 +44,12 @@ def last_attempt(env: Environment) -> dict[str, Any] | None:
         ).fetchone()
 
 
+def attempt(env: Environment, attempt_id: int) -> dict[str, Any]:
+    with contextlib.closing(env.target_connection()) as conn:
+        conn.row_factory = dict_row
+        return conn.execute("SELECT * FROM table_sync.history WHERE id = %s", (attempt_id,)).fetchone()
+
+
 def staging_tables(env: Environment) -> list[str]:
     """Staging tables left in the ``table_sync`` schema (a finished sync leaves none)."""
     prefix = env.mapping.target.table[:40] + "_a"
