@@ -37,7 +37,7 @@ class MssqlEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "WARNING",
-        start_timeout: float = 30.0,
+        start_timeout: float = 90.0,
     ):
         self.user = user
         self.password = password

@@ -8,6 +8,7 @@ query is terminal, because retrying a missing view only delays the page to the o
 from __future__ import annotations
 
 from collections.abc import Iterator
+import re
 from typing import Any
 
 from include.table_sync.conversions import source_expression
@@ -148,8 +149,16 @@ def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -
         number = _error_number(error)
         return SourceQueryError(f"SQL Server login failed (error {number}): {text}", number)
     if not server_words:
-        # Only FreeTDS's own messages: the client could not reach or lost the server. (pymssql
-        # keeps the number of the last *server* message, so the number is not trusted here.)
+        # Only FreeTDS's own messages. pymssql keeps server message text in process-wide state
+        # and loses it on a second failure in one process, but FreeTDS still says a server error
+        # of which severity arrived at login: 14 is a rejected login, 11 an unknown database.
+        severities = set(re.findall(r"20018, severity (\d+)", text))
+        if "11" in severities and "connection failed" in text:
+            return SourceQueryError(f"SQL Server login failed (error 4060, cannot open the database): {text}", 4060)
+        if "14" in severities and "connection failed" in text:
+            return SourceQueryError(f"SQL Server login failed (error 18456): {text}", 18456)
+        # Otherwise the client could not reach the server or lost it mid-stream. (The number
+        # pymssql reports belongs to the last *server* message, so it is not trusted here.)
         return SourceUnavailableError(f"SQL Server unavailable: {text}")
     number = _error_number(error)
     if server_words.startswith(("Login failed", "Cannot open database")) or number in _LOGIN_NUMBERS:
