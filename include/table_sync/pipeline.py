@@ -113,6 +113,10 @@ def _target(ctx: SyncContext):
         raise classify_target_error(exc, ctx.secrets) from None
     conn.autocommit = True
     try:
+        # No step waits on a lock forever: a session holding open_orders (a migration, a long
+        # LOCK TABLE) fails the step with LockTimeoutError (retried) instead of hanging it.
+        timeout = sql.Literal(f"{ctx.mapping.thresholds.lock_timeout_ms}ms")
+        conn.execute(sql.SQL("SET lock_timeout = {}").format(timeout))
         yield conn
     finally:
         with contextlib.suppress(Exception):
