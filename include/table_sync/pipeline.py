@@ -52,6 +52,7 @@ from include.table_sync.status import (
     update_attempt,
 )
 from include.table_sync.target_table import ensure_target_table
+from include.table_sync.transfer import copy_from_cursor
 
 PROGRESS_EVERY_SECONDS = 2.0
 
@@ -205,20 +206,22 @@ def _copy_source_to_raw(ctx: SyncContext, target: psycopg.Connection, tables: St
         cursor.execute(sqlserver.select_statement(mapping))
         sqlserver.check_result_columns(mapping, cursor.description)
         target.execute(create_raw_table_statement(mapping, tables))
-        rows = 0
-        started = last_log = time.monotonic()
+        last_log = [time.monotonic()]
+
+        def progress(rows: int, elapsed: float) -> None:
+            if time.monotonic() - last_log[0] >= PROGRESS_EVERY_SECONDS:
+                log.info("fetched %d rows (%.0f rows/s)", rows, rows / max(elapsed, 1e-9))
+                last_log[0] = time.monotonic()
+
+        # A reader thread fetches while this thread COPYs (include/table_sync/transfer.py).
         with target.cursor() as copy_cursor, copy_cursor.copy(copy_raw_statement(mapping, tables)) as copy:
-            for batch in sqlserver.stream_rows(cursor, mapping.thresholds.batch_rows):
-                for row in batch:
-                    copy.write_row(row)
-                rows += len(batch)
-                now = time.monotonic()
-                if now - last_log >= PROGRESS_EVERY_SECONDS:
-                    log.info("fetched %d rows (%.0f rows/s)", rows, rows / (now - started))
-                    last_log = now
-        elapsed = max(time.monotonic() - started, 1e-9)
-        log.info("fetched %d rows in %.1f s (%.0f rows/s)", rows, elapsed, rows / elapsed)
-        return rows
+            stats = copy_from_cursor(cursor, copy, mapping.thresholds.batch_rows, on_progress=progress)
+        elapsed = max(stats.seconds, 1e-9)
+        log.info(
+            "fetched %d rows in %.1f s (%.0f rows/s; COPY waited %.1f s for the source)",
+            stats.rows, elapsed, stats.rows / elapsed, stats.copy_waited_seconds,
+        )
+        return stats.rows
 
 
 def validate(ctx: SyncContext, staged: StagedSnapshot, options: RunOptions) -> list[CheckResult]:

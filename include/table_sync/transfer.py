@@ -1,0 +1,110 @@
+"""Source rows into the raw staging table: a reader thread fetches while the caller COPYs.
+
+pymssql releases the GIL while it waits for the server, so reading the next rows from the
+socket overlaps with encoding the previous ones into COPY. The hand-over queue is bounded, so
+at most ``queue_batches`` batches are in memory whatever the row count: a million rows cost
+the same memory as ten thousand.
+
+Rows are read by iterating the cursor (measured faster than ``fetchmany`` with pymssql, see
+docs/benchmarks.md) and handed over in lists of ``batch_rows``.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+QUEUE_BATCHES = 4
+_END = object()
+
+
+@dataclass
+class TransferStats:
+    """Counts of one transfer; ``copy_waited_seconds`` is time the COPY side sat idle."""
+
+    rows: int = 0
+    seconds: float = 0.0
+    copy_waited_seconds: float = 0.0
+
+
+def read_batches(cursor, batch_rows: int) -> Iterator[list[tuple]]:
+    """Lists of up to ``batch_rows`` rows from an executed DB-API cursor, read by iteration."""
+    batch: list[tuple] = []
+    append = batch.append
+    for row in cursor:
+        append(row)
+        if len(batch) >= batch_rows:
+            yield batch
+            batch = []
+            append = batch.append
+    if batch:
+        yield batch
+
+
+def _read_ahead(batches: Iterator[list[tuple]], depth: int) -> Iterator[list[tuple]]:
+    """Yield ``batches`` produced by a reader thread, never more than ``depth`` ahead."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                ready.put(batch)
+            ready.put(_END)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which re-raises
+            ready.put(error)
+
+    reader = threading.Thread(target=read, name="table-sync-source-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        # On a COPY failure the reader must not touch the cursor after the caller closes the
+        # connection: stop it, and empty the queue so a blocked put() returns.
+        stop.set()
+        while reader.is_alive():
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                reader.join(0.05)
+
+
+def copy_from_cursor(
+    cursor,
+    copy,
+    batch_rows: int,
+    queue_batches: int = QUEUE_BATCHES,
+    on_progress: Callable[[int, float], None] | None = None,
+) -> TransferStats:
+    """Write every row of ``cursor`` to an open psycopg ``copy``; return the counts.
+
+    ``on_progress(rows, elapsed_seconds)`` is called after each batch (for progress logs).
+    """
+    stats = TransferStats()
+    started = time.monotonic()
+    write_row = copy.write_row
+    batches = _read_ahead(read_batches(cursor, batch_rows), queue_batches)
+    try:
+        while True:
+            waiting = time.monotonic()
+            batch = next(batches, None)
+            stats.copy_waited_seconds += time.monotonic() - waiting
+            if batch is None:
+                break
+            for row in batch:
+                write_row(row)
+            stats.rows += len(batch)
+            if on_progress is not None:
+                on_progress(stats.rows, time.monotonic() - started)
+    finally:
+        batches.close()  # stops the reader thread now, not whenever the generator is collected
+    stats.seconds = time.monotonic() - started
+    return stats
