@@ -1,12 +1,12 @@
 """Source rows into the raw staging table: a reader thread fetches while the caller COPYs.
 
 pymssql releases the GIL while it waits for the server, so reading the next rows from the
-socket overlaps with encoding the previous ones into COPY. The hand-over queue is bounded, so
-at most ``queue_batches`` batches are in memory whatever the row count: a million rows cost
-the same memory as ten thousand.
+socket overlaps with encoding the previous ones into COPY. The hand-over queue is bounded and
+its chunks are small (a 67-column row is ~5 kB of Python objects), so a few thousand rows are
+in memory whatever the row count: a million rows cost the same memory as ten thousand.
 
-Rows are read by iterating the cursor (measured faster than ``fetchmany`` with pymssql, see
-docs/benchmarks.md) and handed over in lists of ``batch_rows``.
+Rows are read by iterating the cursor (pymssql streams the result; see docs/benchmarks.md for
+iteration against ``fetchmany``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 QUEUE_BATCHES = 4
+# Rows per hand-over; at most (QUEUE_BATCHES + 2) chunks are alive: queued, being read, being written.
+CHUNK_ROWS = 1000
 _END = object()
 
 
@@ -86,12 +88,13 @@ def copy_from_cursor(
 ) -> TransferStats:
     """Write every row of ``cursor`` to an open psycopg ``copy``; return the counts.
 
-    ``on_progress(rows, elapsed_seconds)`` is called after each batch (for progress logs).
+    ``batch_rows`` (the mapping's) caps the hand-over chunk; ``on_progress(rows,
+    elapsed_seconds)`` is called after each chunk (for progress logs).
     """
     stats = TransferStats()
     started = time.monotonic()
     write_row = copy.write_row
-    batches = _read_ahead(read_batches(cursor, batch_rows), queue_batches)
+    batches = _read_ahead(read_batches(cursor, min(batch_rows, CHUNK_ROWS)), queue_batches)
     try:
         while True:
             waiting = time.monotonic()
