@@ -1,0 +1,524 @@
+"""The bench session: servers up, the view seeded size by size, every contender measured.
+
+One emulator and one PostgreSQL serve the whole session. The view grows cumulatively (rows
+0..N-1 of seed 1, so a size's rows are a prefix of the next size's), and every size gets a
+fresh PostgreSQL database. Contenders run one at a time, each in its own subprocess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psycopg
+import pymssql
+from psycopg import sql
+
+from bench import measure
+from devtools.embedded_postgres import EmbeddedPostgres
+from devtools.mssql_emulator import MssqlEmulator
+
+log = logging.getLogger("bench")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FULL_SIZES = (5_000, 10_000, 100_000, 1_000_000)
+QUICK_SIZES = (5_000, 100_000)
+ALL_CONTENDERS = (
+    "fetch_only",
+    "fetch_only_fetchmany",
+    "copy_only",
+    "sync",
+    "airflow_dags_test",
+    "generic_transfer",
+    "seed_delete_insert",
+    "pgloader",
+)
+# Only the sync runs at these sizes: the 10,000-row run is the baseline of the memory target.
+SYNC_ONLY_SIZES = (10_000,)
+FETCHMANY_MAX_ROWS = 100_000  # the read-path comparison needs no million-row run
+DAGS_TEST_ROWS = 5_000
+LIVE_TABLE = "public.open_orders"
+
+
+@dataclass
+class Measurement:
+    """One contender's run at one size: the row of the report's table."""
+
+    size: int
+    contender: str
+    run: str  # "first load" or "re-sync" (of unchanged data)
+    ok: bool
+    seconds: float | None = None  # the work itself, timed inside the worker
+    wall_seconds: float | None = None  # the whole process, start-up included
+    rows: int | None = None
+    rows_in_table: int | None = None
+    peak_rss_mb: float | None = None
+    rows_written: int | None = None
+    wal_bytes: int | None = None
+    reader: dict | None = None
+    note: str = ""
+    error: str = ""
+
+    @property
+    def rows_per_second(self) -> float | None:
+        if not self.ok or not self.seconds or not self.rows:
+            return None
+        return self.rows / self.seconds
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "rows_per_second": self.rows_per_second}
+
+
+@dataclass
+class Session:
+    sizes: tuple[int, ...]
+    contenders: tuple[str, ...]
+    timeout: float = 3600.0
+    measurements: list[Measurement] = field(default_factory=list)
+    environment: dict = field(default_factory=dict)
+
+
+class Bench:
+    def __init__(self, session: Session):
+        self.session = session
+        self.postgres = EmbeddedPostgres(databases=())
+        self.mssql = MssqlEmulator(user="demo", password="demo-password", database="ProcessStatus")
+        self.seeded = 0
+        self.airflow_home = Path(tempfile.mkdtemp(prefix="oos-bench-airflow-"))
+        self.pgloader_failure: str | None = None
+
+    # -- the session --------------------------------------------------------------------------
+    def run(self) -> Session:
+        with contextlib.ExitStack() as stack:
+            stack.callback(shutil.rmtree, self.airflow_home, True)
+            stack.enter_context(self.postgres)
+            stack.enter_context(self.mssql)
+            self._create_source()
+            self.session.environment = self._environment()
+            for size in sorted(self.session.sizes):
+                self._seed_up_to(size)
+                self._run_size(size)
+            if DAGS_TEST_ROWS in self.session.sizes and "airflow_dags_test" in self.session.contenders:
+                self._run_dags_test()
+        return self.session
+
+    def _record(self, measurement: Measurement) -> None:
+        self.session.measurements.append(measurement)
+        rate = measurement.rows_per_second
+        log.info(
+            "%9d rows  %-22s %-10s %s",
+            measurement.size,
+            measurement.contender,
+            measurement.run,
+            f"{measurement.seconds:.2f} s, {rate:,.0f} rows/s, {measurement.peak_rss_mb:.0f} MB"
+            if measurement.ok
+            else f"FAILED: {measurement.error.splitlines()[-1] if measurement.error else '?'}",
+        )
+
+    def _wanted(self, name: str, size: int) -> bool:
+        if name not in self.session.contenders:
+            return False
+        if size in SYNC_ONLY_SIZES and size not in QUICK_SIZES and name != "sync":
+            return False
+        if name == "fetch_only_fetchmany":
+            return size <= FETCHMANY_MAX_ROWS
+        return name != "airflow_dags_test"
+
+    def _run_size(self, size: int) -> None:
+        dsn = self._fresh_database(size)
+        for name in self.session.contenders:
+            if not self._wanted(name, size):
+                continue
+            if name == "sync":
+                self._run_sync(size, dsn)
+            elif name == "pgloader":
+                self._record(self._run_pgloader(size, dsn))
+            elif name in ("generic_transfer", "seed_delete_insert"):
+                self._run_full_reload(name, size, dsn)
+            else:
+                self._record(
+                    self._run_worker(name, size, dsn, table=None, run="read" if "fetch" in name else "load")
+                )
+
+    # -- servers and data -----------------------------------------------------------------------
+    def _source_kwargs(self) -> dict:
+        return self.mssql.connect_kwargs(login_timeout=10, timeout=3600)
+
+    def _create_source(self) -> None:
+        from devtools.demo_source.generate import create_source
+
+        with contextlib.closing(pymssql.connect(**self._source_kwargs())) as conn:
+            create_source(conn)
+
+    def _seed_up_to(self, size: int) -> None:
+        from devtools.demo_source.generate import seed_source
+
+        if size <= self.seeded:
+            return
+        started = time.perf_counter()
+        with contextlib.closing(pymssql.connect(**self._source_kwargs())) as conn:
+            seed_source(conn, size - self.seeded, seed=1, start=self.seeded)
+            conn.commit()
+        log.info("seeded rows %d..%d in %.0f s", self.seeded, size - 1, time.perf_counter() - started)
+        self.seeded = size
+
+    def _fresh_database(self, size: int) -> str:
+        name = f"bench_{size}"
+        with psycopg.connect(self.postgres.dsn("postgres"), autocommit=True) as conn:
+            # Earlier sizes' databases are dropped: a million-row run needs the disk.
+            for (old,) in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'"
+            ).fetchall():
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(old)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        dsn = self.postgres.dsn(name)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE SCHEMA bench")
+        return dsn
+
+    # -- running a worker ---------------------------------------------------------------------
+    def _worker_env(self, size: int, dsn: str, table: str | None) -> dict[str, str]:
+        spec = {"source": self._source_kwargs(), "target_dsn": dsn, "rows": size, "table": table}
+        database = dsn.split("dbname=")[1].split()[0]
+        connections = {
+            "AIRFLOW_CONN_BENCH_MSSQL": {
+                "conn_type": "mssql",
+                "host": self.mssql.host,
+                "port": self.mssql.port,
+                "login": self.mssql.user,
+                "password": self.mssql.password,
+                "schema": self.mssql.database,
+                "extra": {"tds_version": "7.4", "login_timeout": 10, "timeout": 3600},
+            },
+            "AIRFLOW_CONN_BENCH_POSTGRES": {
+                "conn_type": "postgres",
+                "host": self.postgres.host,
+                "port": self.postgres.port,
+                "login": self.postgres.user,
+                "password": self.postgres.password,
+                "schema": database,
+            },
+        }
+        env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+        env.update({key: json.dumps(value) for key, value in connections.items()})
+        env.update(
+            BENCH_SPEC=json.dumps(spec),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+            AIRFLOW_HOME=str(self.airflow_home),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__UNIT_TEST_MODE="False",
+        )
+        return env
+
+    def _run_worker(
+        self, name: str, size: int, dsn: str, table: str | None, run: str, reader: bool = False
+    ) -> Measurement:
+        command = [sys.executable, "-m", "bench.worker", name]
+        lsn = measure.wal_lsn(dsn)
+        written_before = measure.rows_written(dsn, table) if table else None
+        with _reader(dsn) if reader else contextlib.nullcontext() as reading:
+            process = measure.run_measured(
+                command, self._worker_env(size, dsn, table), str(REPO_ROOT), self.session.timeout
+            )
+        measurement = Measurement(
+            size=size,
+            contender=name,
+            run=run,
+            ok=process.returncode == 0 and not process.timed_out,
+            wall_seconds=process.wall_seconds,
+            peak_rss_mb=process.peak_rss_mb,
+            reader=reading.result if reader else None,
+        )
+        if not measurement.ok:
+            timed_out = f"timed out after {self.session.timeout:.0f} s\n" if process.timed_out else ""
+            measurement.error = timed_out + _redact(process.tail(), self.mssql.password)
+            return measurement
+        result = process.result()
+        measurement.seconds = result.get("seconds")
+        measurement.peak_rss_mb = result.get("peak_rss_mb", measurement.peak_rss_mb)
+        measurement.rows = result.get("rows")
+        measurement.wal_bytes = measure.wal_bytes_since(dsn, lsn)
+        if table:
+            measurement.rows_written = measure.rows_written(dsn, table) - (written_before or 0)
+            measurement.rows_in_table = measure.row_count(dsn, table)
+        phases = result.get("phases") or {}
+        if {"read_and_copy", "copy_waited_for_source", "extract", "apply"} <= phases.keys():
+            measurement.note = (
+                f"read+COPY {phases['read_and_copy']:.1f} s (COPY idle {phases['copy_waited_for_source']:.1f} s "
+                f"waiting for the source), whole extract {phases['extract']:.1f} s, apply {phases['apply']:.2f} s"
+            )
+        if "block_rows" in result and result["block_rows"] < size:
+            measurement.note = (
+                f"{result['block_rows']:,} rows in memory, COPY'd {size // result['block_rows']} times"
+            )
+        return measurement
+
+    # -- the contenders ---------------------------------------------------------------------------
+    def _run_sync(self, size: int, dsn: str) -> None:
+        for run in ("first load", "re-sync"):
+            measurement = self._run_worker("sync", size, dsn, LIVE_TABLE, run, reader=True)
+            if measurement.ok and measurement.rows_in_table != size:
+                measurement.ok, measurement.error = (
+                    False,
+                    f"table holds {measurement.rows_in_table} rows, not {size}",
+                )
+            self._record(measurement)
+
+    def _run_full_reload(self, name: str, size: int, dsn: str) -> None:
+        """A contender that replaces the whole table; measured as a re-sync of unchanged data.
+
+        Its table is shaped like the view (raw types, no conversions, no key) and pre-filled
+        with the same rows by an earlier contender's load, so the run is the re-sync a
+        schedule repeats. GenericTransfer's TRUNCATE makes its first load and a re-sync alike.
+        """
+        table = f"bench.{name}"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            prefill = "bench.generic_transfer" if name != "generic_transfer" else None
+            has_prefill = prefill and measure.row_count(dsn, prefill) == size
+            if has_prefill:
+                conn.execute(f"CREATE TABLE {table} AS TABLE {prefill}")
+            else:
+                conn.execute(_view_shaped_table(table))
+        run = "re-sync" if has_prefill else "first load"
+        measurement = self._run_worker(name, size, dsn, table, run)
+        if measurement.ok and measurement.rows_in_table != size:
+            measurement.ok, measurement.error = (
+                False,
+                f"table holds {measurement.rows_in_table} rows, not {size}",
+            )
+        if measurement.ok:
+            measurement.rows = size
+        self._record(measurement)
+
+    def _run_pgloader(self, size: int, dsn: str) -> Measurement:
+        if self.pgloader_failure:
+            return Measurement(
+                size,
+                "pgloader",
+                "first load",
+                False,
+                error=self.pgloader_failure,
+                note="not retried: failed at a smaller size",
+            )
+        binary = ensure_pgloader()
+        database = dsn.split("dbname=")[1].split()[0]
+        workdir = Path(tempfile.mkdtemp(prefix="oos-bench-pgloader-"))
+        load_file = workdir / "view.load"
+        load_file.write_text(
+            "LOAD DATABASE\n"
+            f"  FROM mssql://{self.mssql.user}:{self.mssql.password}@{self.mssql.host}:{self.mssql.port}/"
+            f"{self.mssql.database}\n"
+            f"  INTO postgresql://{self.postgres.user}:{self.postgres.password}@{self.postgres.host}:"
+            f"{self.postgres.port}/{database}\n"
+            "  WITH include drop, create tables, workers = 2, concurrency = 1\n"
+            "  INCLUDING ONLY TABLE NAMES LIKE 'vwZSDOrder_Advanced' IN SCHEMA 'dbo'\n"
+            "  ALTER SCHEMA 'dbo' RENAME TO 'pgloader';\n"
+        )
+        env = dict(os.environ, TDSVER="7.4")
+        lsn = measure.wal_lsn(dsn)
+        try:
+            process = measure.run_measured(
+                [binary, "--root-dir", str(workdir / "log"), str(load_file)],
+                env,
+                str(workdir),
+                self.session.timeout,
+            )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        rows = measure.row_count(dsn, "pgloader.vwzsdorder_advanced")
+        output = _redact(process.stdout + process.stderr, self.mssql.password)
+        errors = [line for line in output.splitlines() if " ERROR " in line or "FATAL" in line]
+        measurement = Measurement(
+            size,
+            "pgloader",
+            "first load",
+            ok=not errors and rows == size,
+            seconds=process.wall_seconds,
+            wall_seconds=process.wall_seconds,
+            rows=rows,
+            rows_in_table=rows,
+            peak_rss_mb=process.peak_rss_mb,
+            wal_bytes=measure.wal_bytes_since(dsn, lsn),
+        )
+        if not measurement.ok:
+            reason = _pgloader_reason(self, errors)
+            measurement.error = "\n".join(errors[-5:] or [process.tail()]) + (f"\n{reason}" if reason else "")
+            self.pgloader_failure = measurement.error
+        return measurement
+
+    def _run_dags_test(self) -> None:
+        from devtools.stack import EmbeddedStack, airflow_bin
+
+        log.info("starting the embedded stack for airflow dags test (%d rows)", DAGS_TEST_ROWS)
+        with EmbeddedStack(seed_rows=DAGS_TEST_ROWS) as stack:
+            for run in ("first load", "re-sync"):
+                lsn = measure.wal_lsn(stack.orders_dsn)
+                before = measure.rows_written(stack.orders_dsn, LIVE_TABLE)
+                process = measure.run_measured(
+                    [airflow_bin(), "dags", "test", "sync_open_orders"],
+                    stack.env(),
+                    str(REPO_ROOT),
+                    self.session.timeout,
+                )
+                ok = process.returncode == 0 and "state=success" in process.stdout + process.stderr
+                rows = measure.row_count(stack.orders_dsn, LIVE_TABLE)
+                self._record(
+                    Measurement(
+                        DAGS_TEST_ROWS,
+                        "airflow_dags_test",
+                        run,
+                        ok and rows == DAGS_TEST_ROWS,
+                        seconds=process.wall_seconds,
+                        wall_seconds=process.wall_seconds,
+                        rows=rows,
+                        rows_in_table=rows,
+                        peak_rss_mb=process.peak_rss_mb,
+                        rows_written=measure.rows_written(stack.orders_dsn, LIVE_TABLE) - before,
+                        wal_bytes=measure.wal_bytes_since(stack.orders_dsn, lsn),
+                        note="whole CLI process: interpreter, Airflow start-up, DAG parse, three tasks",
+                        error="" if ok else _redact(process.tail(), stack.password),
+                    )
+                )
+
+    # -- what the report says about the machine -----------------------------------------------------
+    def _environment(self) -> dict:
+        with psycopg.connect(self.postgres.dsn("postgres"), autocommit=True) as conn:
+            server_version = conn.execute("SHOW server_version").fetchone()[0]
+        return environment(server_version)
+
+
+def _view_shaped_table(table: str) -> str:
+    """DDL of a table with the view's columns in their raw PostgreSQL types (no key, no conversions)."""
+    from include.table_sync.conversions import raw_type
+    from include.table_sync.mapping import load_mapping
+
+    mapping = load_mapping(REPO_ROOT / "include" / "mappings" / "open_orders.yaml")
+    columns = ", ".join(f'"{c.source}" {raw_type(c.source_type)}' for c in mapping.columns)
+    return f"CREATE TABLE {table} ({columns})"
+
+
+@contextlib.contextmanager
+def _reader(dsn: str):
+    """A reader process querying the live table while the block runs; ``.result`` after."""
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.reader", dsn],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+    )
+
+    class Reading:
+        result: dict | None = None
+
+    reading = Reading()
+    try:
+        yield reading
+    finally:
+        out, _ = process.communicate(input="", timeout=60)
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        reading.result = json.loads(lines[-1]) if lines else None
+
+
+def _redact(text: str, password: str) -> str:
+    return text.replace(password, "***") if password else text
+
+
+def _pgloader_reason(bench: Bench, errors: list[str]) -> str:
+    """Explain a pgloader failure: replay its catalog query with pymssql to see SQL Server's own error."""
+    if not any("dbsqlexec fail" in line for line in errors):
+        return ""
+    probe = "SELECT COLUMNPROPERTY(OBJECT_ID('dbo.vwZSDOrder_Advanced'), 'SalesDocument', 'IsIdentity')"
+    try:
+        with contextlib.closing(pymssql.connect(**bench._source_kwargs())) as conn:
+            cursor = conn.cursor()
+            cursor.execute(probe)
+            cursor.fetchall()
+    except pymssql.Error as exc:
+        words = str(exc.args[1] if len(exc.args) > 1 else exc).split("DB-Lib error")[0].strip(" b'\"")
+        return (
+            f"cause: pgloader's first catalog query (INFORMATION_SCHEMA.COLUMNS joined to TABLES "
+            f"WHERE TABLE_TYPE = 'BASE TABLE') calls COLUMNPROPERTY(), which the emulator rejects: "
+            f"error {exc.args[0]}: {words}"
+        )
+    return "cause: unknown (the emulator accepts COLUMNPROPERTY; see pgloader's log)"
+
+
+def ensure_pgloader() -> str:
+    """The pgloader binary; installs Debian's package when missing (bench only, needs root)."""
+    found = shutil.which("pgloader")
+    if found:
+        return found
+    log.info("installing Debian's pgloader for the bench")
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "pgloader"],
+        check=True,
+        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        capture_output=True,
+    )
+    return shutil.which("pgloader") or "pgloader"
+
+
+def environment(postgres_version: str) -> dict:
+    """The machine and the versions of everything measured."""
+    from importlib import metadata
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    pgloader = "not installed"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        pgloader = subprocess.run(
+            ["pgloader", "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
+        pgloader = " ".join(pgloader.split())
+    freetds = "unknown"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        output = subprocess.run(["tsql", "-C"], capture_output=True, text=True, timeout=30).stdout
+        freetds = next(
+            (line.split(":", 1)[1].strip() for line in output.splitlines() if "Version" in line), freetds
+        )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_gb, 1),
+        "kernel": os.uname().release,
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
+        "python": sys.version.split()[0],
+        "postgresql": postgres_version,
+        "pymssql": version("pymssql"),
+        "freetds": freetds,
+        "psycopg": version("psycopg"),
+        "apache-airflow": version("apache-airflow"),
+        "apache-airflow-providers-common-sql": version("apache-airflow-providers-common-sql"),
+        "pgloader": pgloader,
+        "duckdb (emulator)": version("duckdb"),
+        "started_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def run_session(sizes: Iterable[int], contenders: Iterable[str], timeout: float) -> Session:
+    session = Session(tuple(sizes), tuple(contenders), timeout)
+    return Bench(session).run()

@@ -1,0 +1,258 @@
+"""One contender's work, run in a subprocess: ``python -m bench.worker`` with BENCH_SPEC set.
+
+BENCH_SPEC is a JSON object (source connection, target DSN, rows, table); passing it in the
+environment keeps the sample password out of the process list. The worker prints one JSON
+line with its own measurements: ``seconds`` covers the work only, not interpreter start-up or
+imports, so a contender is not charged for loading Airflow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pymssql
+from psycopg import sql
+
+from bench.measure import high_water_kib
+from include.table_sync import source as sqlserver
+from include.table_sync.mapping import load_mapping
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MAPPING_PATH = REPO_ROOT / "include" / "mappings" / "open_orders.yaml"
+# The COPY-only limit holds at most this many rows in memory and replays them up to the size.
+COPY_ONLY_BLOCK_ROWS = 100_000
+SEED_INSERT_ROWS = 500
+
+CONTENDERS: dict[str, Callable[[dict], dict]] = {}
+
+
+def contender(name: str):
+    def register(function):
+        CONTENDERS[name] = function
+        return function
+
+    return register
+
+
+def _mapping():
+    return load_mapping(MAPPING_PATH)
+
+
+def _source(spec: dict):
+    conn = pymssql.connect(**spec["source"])
+    conn.autocommit(True)
+    return conn
+
+
+def _timed(work: Callable[[], dict]) -> dict:
+    started = time.perf_counter()
+    result = work()
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+# -- the limits ---------------------------------------------------------------------------
+
+
+@contender("fetch_only")
+def fetch_only(spec: dict) -> dict:
+    """Every row through pymssql, read by iterating the cursor, and dropped."""
+    query = sqlserver.select_statement(_mapping())
+
+    def work() -> dict:
+        with contextlib.closing(_source(spec)) as conn:
+            cursor = conn.cursor()
+            cursor.execute(query)
+            rows = sum(1 for _ in cursor)
+        return {"rows": rows}
+
+    return _timed(work)
+
+
+@contender("fetch_only_fetchmany")
+def fetch_only_fetchmany(spec: dict) -> dict:
+    """The same read with ``fetchmany(batch_rows)``, to compare the two pymssql read paths."""
+    mapping = _mapping()
+    query = sqlserver.select_statement(mapping)
+
+    def work() -> dict:
+        rows = 0
+        with contextlib.closing(_source(spec)) as conn:
+            cursor = conn.cursor()
+            cursor.execute(query)
+            while batch := cursor.fetchmany(mapping.thresholds.batch_rows):
+                rows += len(batch)
+        return {"rows": rows}
+
+    return _timed(work)
+
+
+def _raw_table_ddl(mapping, table: sql.Identifier) -> sql.Composed:
+    from include.table_sync.conversions import raw_type
+
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c.source), sql.SQL(raw_type(c.source_type)))
+        for c in mapping.columns
+    )
+    return sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(table, columns)
+
+
+@contender("copy_only")
+def copy_only(spec: dict) -> dict:
+    """COPY rows already in memory into an UNLOGGED table shaped like the sync's raw staging.
+
+    Only the COPY is timed. Up to COPY_ONLY_BLOCK_ROWS real rows are held; larger sizes replay
+    that block (the table has no key, as the staging table has none).
+    """
+    mapping = _mapping()
+    table = sql.Identifier("bench", "copy_only")
+    with contextlib.closing(_source(spec)) as conn:
+        cursor = conn.cursor()
+        cursor.execute(sqlserver.select_statement(mapping))
+        block = cursor.fetchmany(min(spec["rows"], COPY_ONLY_BLOCK_ROWS))
+    columns = sql.SQL(", ").join(sql.Identifier(c.source) for c in mapping.columns)
+    with psycopg.connect(spec["target_dsn"], autocommit=True) as target:
+        target.execute("CREATE SCHEMA IF NOT EXISTS bench")
+        target.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+        target.execute(_raw_table_ddl(mapping, table))
+
+        def work() -> dict:
+            written = 0
+            with (
+                target.cursor() as cursor,
+                cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)) as copy,
+            ):
+                while written < spec["rows"]:
+                    for row in block[: spec["rows"] - written]:
+                        copy.write_row(row)
+                    written += min(len(block), spec["rows"] - written)
+            return {"rows": written, "block_rows": len(block)}
+
+        result = _timed(work)
+        target.execute(sql.SQL("DROP TABLE {}").format(table))
+    return result
+
+
+# -- this project -------------------------------------------------------------------------
+
+
+@contender("sync")
+def sync(spec: dict) -> dict:
+    """The engine's sync_once: extract, validate, replace, cleanup."""
+    from include.table_sync.pipeline import SyncContext, sync_once
+
+    log = logging.getLogger("table_sync.bench")
+    log.setLevel(logging.INFO)
+    phases = _PhaseLog()
+    log.addHandler(phases)
+    ctx = SyncContext(
+        mapping=_mapping(),
+        run_id=f"bench-{spec['rows']}-{time.time_ns()}",
+        connect_source=lambda: _source(spec),
+        connect_target=lambda: psycopg.connect(spec["target_dsn"]),
+        secrets=(spec["source"]["password"],),
+        log=log,
+    )
+
+    def work() -> dict:
+        outcome = sync_once(ctx)
+        counts = outcome.counts
+        return {
+            "rows": outcome.staged.rows_fetched,
+            "inserted": counts.inserted,
+            "updated": counts.updated,
+            "deleted": counts.deleted,
+        }
+
+    result = _timed(work)
+    result["phases"] = phases.seconds
+    return result
+
+
+class _PhaseLog(logging.Handler):
+    """Picks the step durations out of the engine's own log lines (no engine change needed)."""
+
+    PATTERNS = {
+        "read_and_copy": re.compile(r"^fetched \d+ rows in ([\d.]+) s"),
+        "copy_waited_for_source": re.compile(r"COPY waited ([\d.]+) s"),
+        "extract": re.compile(r"^extract done: .* in ([\d.]+) s"),
+        "apply": re.compile(r"^applied .* in ([\d.]+) s"),
+    }
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.seconds: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        for name, pattern in self.PATTERNS.items():
+            if match := pattern.search(message):
+                self.seconds[name] = float(match.group(1))
+
+
+# -- the other ways -----------------------------------------------------------------------
+
+
+@contender("seed_delete_insert")
+def seed_delete_insert(spec: dict) -> dict:
+    """The seed's way: fetch everything, then DELETE all and INSERT 500 rows a statement, one transaction."""
+    mapping = _mapping()
+    table = sql.Identifier(*spec["table"].split("."))
+    columns = sql.SQL(", ").join(sql.Identifier(c.source) for c in mapping.columns)
+    one_row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(mapping.columns)))
+
+    def work() -> dict:
+        with contextlib.closing(_source(spec)) as conn:
+            cursor = conn.cursor()
+            cursor.execute(sqlserver.select_statement(mapping))
+            rows = cursor.fetchall()
+        with psycopg.connect(spec["target_dsn"]) as target, target.transaction():
+            target.execute(sql.SQL("DELETE FROM {}").format(table))
+            for start in range(0, len(rows), SEED_INSERT_ROWS):
+                batch = rows[start : start + SEED_INSERT_ROWS]
+                statement = sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
+                    table, columns, sql.SQL(", ").join([one_row] * len(batch))
+                )
+                target.execute(statement, [value for row in batch for value in row])
+        return {"rows": len(rows)}
+
+    return _timed(work)
+
+
+@contender("generic_transfer")
+def generic_transfer(spec: dict) -> dict:
+    """Airflow's GenericTransfer with a TRUNCATE preoperator, as the common-sql docs show it."""
+    from airflow.providers.common.sql.operators.generic_transfer import GenericTransfer
+
+    logging.getLogger("airflow").setLevel(logging.WARNING)
+    operator = GenericTransfer(
+        task_id="bench_generic_transfer",
+        sql=sqlserver.select_statement(_mapping()),
+        source_conn_id="bench_mssql",
+        destination_conn_id="bench_postgres",
+        destination_table=spec["table"],
+        preoperator=f"TRUNCATE TABLE {spec['table']}",
+    )
+    return _timed(lambda: (operator.execute(context={}), {"rows": spec["rows"]})[1])
+
+
+def main() -> int:
+    name = sys.argv[1]
+    spec = json.loads(os.environ["BENCH_SPEC"])
+    result = CONTENDERS[name](spec)
+    result["peak_rss_mb"] = high_water_kib() / 1024
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
