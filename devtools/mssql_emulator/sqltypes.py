@@ -119,19 +119,25 @@ def normalizer(col: Column, expr: str) -> str:
         return f"ms_dto({expr})"
     if t == "datetime":  # SQL Server keeps 1/300 s: .000, .003, .007
         return f"ms_datetime({expr})"
+    if t == "date":  # also the unseparated ISO form '20261129'
+        return f"ms_date({expr})"
     return expr
 
 
 # DuckDB macros behind ``normalizer``; error() messages carry the SQL Server error number.
 MACROS = r"""
 CREATE OR REPLACE MACRO ms_fail(n, msg) AS error('MSSQL|' || n || '|' || msg);
-CREATE OR REPLACE MACRO ms_dt2_text(s) AS CASE
+CREATE OR REPLACE MACRO ms_unseparated(s) AS CASE
+  WHEN regexp_full_match(s, '\d{8}') THEN left(s, 4) || '-' || substr(s, 5, 2) || '-' || substr(s, 7, 2)
+  WHEN regexp_full_match(s, '\d{8} .*') THEN left(s, 4) || '-' || substr(s, 5, 2) || '-' || substr(s, 7)
+  ELSE s END;
+CREATE OR REPLACE MACRO ms_dt2_iso(s) AS CASE
   WHEN s IS NULL THEN NULL
   WHEN regexp_full_match(s, '\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d{0,9})?)?)?')
     THEN CAST(CAST(split_part(s, '.', 1) AS TIMESTAMP) AS VARCHAR) || '.'
          || rpad(coalesce(regexp_extract(s, '\.(\d{1,7})', 1), ''), 7, '0')
-  WHEN regexp_full_match(s, '\d{8}') THEN CAST(strptime(s, '%Y%m%d') AS VARCHAR) || '.0000000'
   ELSE ms_fail(241, 'Conversion failed when converting date and/or time from character string.') END;
+CREATE OR REPLACE MACRO ms_dt2_text(s) AS ms_dt2_iso(ms_unseparated(s));
 CREATE OR REPLACE MACRO ms_dt2(x) AS ms_dt2_text(trim(CAST(x AS VARCHAR)));
 CREATE OR REPLACE MACRO ms_time_text(s) AS CASE
   WHEN s IS NULL THEN NULL
@@ -152,7 +158,8 @@ CREATE OR REPLACE MACRO ms_dto(x) AS ms_dto_text(trim(CAST(x AS VARCHAR)));
 CREATE OR REPLACE MACRO ms_day_us(t) AS epoch_us(date_trunc('day', t));
 CREATE OR REPLACE MACRO ms_datetime_ts(t) AS make_timestamp(
   ms_day_us(t) + (((epoch_us(t) - ms_day_us(t)) * 3 + 5000) // 10000 * 10000 + 1) // 3);
-CREATE OR REPLACE MACRO ms_datetime(x) AS ms_datetime_ts(CAST(x AS TIMESTAMP));
+CREATE OR REPLACE MACRO ms_datetime(x) AS ms_datetime_ts(CAST(ms_unseparated(CAST(x AS VARCHAR)) AS TIMESTAMP));
+CREATE OR REPLACE MACRO ms_date(x) AS CAST(ms_unseparated(CAST(x AS VARCHAR)) AS DATE);
 CREATE OR REPLACE MACRO ms_nonzero(x) AS CASE
   WHEN x = 0 THEN ms_fail(8134, 'Divide by zero error encountered.') ELSE x END;
 """

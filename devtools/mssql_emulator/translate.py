@@ -510,6 +510,8 @@ class Translator:
         if t in ("date", "datetime") and style_value == 112:
             parsed = exp.func("strptime", exp.cast(value, "VARCHAR"), exp.Literal.string("%Y%m%d"))
             return exp.cast(parsed, "DATE" if t == "date" else "TIMESTAMP")
+        if t in ("date", "datetime"):  # also '20261129'; datetime rounded to 1/300 s
+            return exp.func("ms_date" if t == "date" else "ms_datetime", value)
         return exp.Cast(this=value, to=exp.DataType.build(sqltypes.storage_type(col), dialect="duckdb"))
 
 

@@ -388,3 +388,15 @@ def test_less_common_types_round_trip(engine, session):
         220,
         "Arithmetic overflow error for data type tinyint, value = 300.",
     )
+
+
+def test_unseparated_iso_dates_are_accepted(engine, session):
+    run(engine, session, "CREATE TABLE dbo.dates (a date, b datetime, c datetime2(7))")
+    run(engine, session, "INSERT INTO dbo.dates VALUES ('20261129', '20261129 10:00:00', '20261129')")
+    row = query(engine, session, "SELECT a, b, c, CAST('20261130' AS date) FROM dbo.dates").rows[0]
+    assert row == (
+        dt.date(2026, 11, 29),
+        dt.datetime(2026, 11, 29, 10),
+        DateTime2(dt.datetime(2026, 11, 29)),
+        dt.date(2026, 11, 30),
+    )
