@@ -184,6 +184,8 @@ class _Splitter:
             elif word in (")", "END") and depth > 0:
                 depth -= 1
             elif depth == 0:
+                if word == "VALUES":
+                    seen_main = True  # INSERT ... VALUES (...) SELECT: the SELECT is a new statement
                 if word == ";":
                     break
                 if word in ("END", "ELSE") and first != "CASE":

@@ -16,6 +16,7 @@ The engine keeps its per-connection state in ``session.options["__engine_state__
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -35,6 +36,8 @@ from devtools.mssql_emulator.results import (
     SqlServerError,
     StatementDone,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DATABASES = ("master", "tempdb", "model", "msdb", "ProcessStatus")
 FETCH_CHUNK = 2048
@@ -74,15 +77,22 @@ class Engine:
 
     def execute_batch(self, session: Session, sql: str) -> Iterator[Outcome]:
         """Run a batch statement by statement; raise SqlServerError at the failing one."""
-        fast = try_fast_insert(self, session, sql)
-        if fast is not None:
-            self._state(session).rowcount = fast
-            if not session.options.get("nocount"):
-                yield RowCount(fast)
-            else:
-                yield StatementDone()
-            return
-        yield from self._run_all(session, batch.split(sql))
+        try:
+            fast = try_fast_insert(self, session, sql)
+            if fast is not None:
+                self._state(session).rowcount = fast
+                yield StatementDone() if session.options.get("nocount") else RowCount(fast)
+                return
+            yield from self._run_all(session, batch.split(sql))
+        except SqlServerError:
+            raise
+        except duckdb.Error as error:
+            raise errors.from_duckdb(error) from None
+        except Exception as error:  # an engine gap must reach the client as an error, not a traceback
+            log.exception("spid %s: statement failed inside the engine", session.spid)
+            raise SqlServerError(
+                50000, f"The emulator cannot run this statement ({type(error).__name__}: {str(error)[:200]})."
+            ) from None
 
     # ---- statement dispatch ----
 
@@ -739,5 +749,7 @@ def _stream(cursor, result, first: list, convert) -> Iterator[tuple]:
                 chunk = result.fetchmany(FETCH_CHUNK)
             except duckdb.Error as error:
                 raise errors.from_duckdb(error) from None
+            except Exception as error:
+                raise SqlServerError(50000, f"Reading the result failed ({type(error).__name__}).") from None
     finally:
         cursor.close()

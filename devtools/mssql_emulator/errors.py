@@ -59,6 +59,9 @@ def from_duckdb(error: Exception, table=None) -> SqlServerError:
             return SqlServerError(
                 195, f"'{function.group(1)}' is not a recognized built-in function name.", 15
             )
+    variable = re.search(r"Values were not provided for the following parameters: (\w+)", first)
+    if variable:
+        return SqlServerError(137, f'Must declare the scalar variable "@{variable.group(1)}".', 15)
     if isinstance(error, duckdb.ParserException):
         near = re.search(r'at or near "([^"]*)"', first)
         return SqlServerError(102, f"Incorrect syntax near '{near.group(1) if near else ''}'.", 15)

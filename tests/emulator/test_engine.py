@@ -400,3 +400,16 @@ def test_unseparated_iso_dates_are_accepted(engine, session):
         DateTime2(dt.datetime(2026, 11, 29)),
         dt.date(2026, 11, 30),
     )
+
+
+def test_statements_without_semicolons_and_undeclared_variables(engine, session):
+    outcomes = run(
+        engine,
+        session,
+        "CREATE TABLE dbo.loose (a int) INSERT INTO dbo.loose VALUES (1) "
+        "INSERT INTO dbo.loose SELECT a + 1 FROM dbo.loose SELECT COUNT(*) FROM dbo.loose",
+    )
+    assert outcomes[:3] == [StatementDone(), RowCount(1), RowCount(1)]
+    assert outcomes[3].rows == [(2,)]
+    undeclared = error_of(engine, session, "SELECT @nope")
+    assert (undeclared.number, undeclared.message) == (137, 'Must declare the scalar variable "@nope".')
