@@ -332,6 +332,14 @@ def _reader_holds_lock(m: Matrix):
     run_steps(m.context(mapping=with_thresholds(m.mapping, lock_timeout_ms=1000)), before={"replace": lock})
 
 
+@failure("lock_held_before_run", max_seconds=15)
+def _lock_held_before_run(m: Matrix):
+    with m.target() as migration:
+        migration.execute("BEGIN")
+        migration.execute("LOCK TABLE open_orders IN ACCESS EXCLUSIVE MODE")
+        sync_once(m.context(mapping=with_thresholds(m.mapping, lock_timeout_ms=1000)))
+
+
 @failure("staging_dropped")
 def _staging_dropped(m: Matrix):
     ctx = m.context()
@@ -429,6 +437,7 @@ class Child:
         mssql_kwargs.pop("password")
         payload = {"dsn": m.dsn, "mssql": mssql_kwargs, "run_id": run_id, **settings}
         self.log_path = log_path
+        self.dsn = m.dsn
         self._log = open(log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.reliability.sync_child", json.dumps(payload)],
@@ -463,7 +472,12 @@ def wait_for(what: str, probe: Callable[[], Any], child: Child, seconds: float =
             return found
         assert child.process.poll() is None, f"the child ended while waiting for {what}:\n{child.output()}"
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}:\n{child.output()}")
+    with psycopg.connect(child.dsn, autocommit=True) as conn:
+        sessions = conn.execute(
+            "SELECT state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    raise AssertionError(f"timed out waiting for {what}; sessions: {sessions}\n{child.output()}")
 
 
 def backend_waiting(conn: psycopg.Connection, query_like: str, wait_type: str | None = None):
@@ -499,7 +513,8 @@ def kill_during_validate(m: Matrix, child_log) -> Child:
 
 
 def kill_inside_replace(m: Matrix, child_log) -> Child:
-    with m.target() as reader:
+    # Probe from a session of its own: inside a transaction pg_stat_activity is a frozen snapshot.
+    with m.target() as reader, m.target() as probe:
         reader.execute("BEGIN")
         reader.execute(
             "SELECT 1 FROM open_orders WHERE (sales_document, sales_document_item) = (%s, %s) FOR UPDATE",
@@ -507,7 +522,7 @@ def kill_inside_replace(m: Matrix, child_log) -> Child:
         )
         child = Child(m, child_log, variants=["long_lock_timeout"])
         pid, wrote = wait_for(
-            "the apply's UPDATE waiting on a row", lambda: backend_waiting(reader, "UPDATE %", "Lock"), child
+            "the apply's UPDATE waiting on a row", lambda: backend_waiting(probe, "UPDATE %", "Lock"), child
         )
         assert wrote, "the apply transaction has not written yet (its DELETE should have run)"
         child.kill()
@@ -590,12 +605,15 @@ def test_killed_task_leaves_the_table_consistent_and_the_next_run_settles_it(
         assert table_checksum(m.dsn) == checksum
         assert last_success_at(m.dsn) == success
         assert attempt_row(m.dsn, "killed-run")["status"] == "running", "a killed task records nothing"
+        assert staging_tables(m.dsn), "the killed attempt left its staging behind"
 
     caplog.set_level(logging.INFO, logger="table_sync")
     after_kill = table_checksum(m.dsn)
     outcome = sync_once(m.context(run_id="next-run"))
     assert staging_tables(m.dsn) == []
     assert_no_password(caplog.text)
+    if not committed:
+        assert "dropped staging left by earlier attempts" in caplog.text
     if committed:
         assert (outcome.counts.inserted, outcome.counts.updated, outcome.counts.deleted) == (0, 0, 0)
         assert table_checksum(m.dsn) == after_kill
