@@ -4,6 +4,8 @@ The first sync is held mid-extract: when its schema check has passed (its log li
 emulator fault is armed so its row stream pauses after a few rows. The second sync starts
 while the first holds its attempt: it must raise ``ConcurrentSyncError`` without touching the
 table or the history; the first then finishes and the table equals its snapshot exactly.
+Beside a held sync, ``airflow dags test`` is refused the same way, retries (the error is
+transient) and completes once the table is free.
 """
 
 from __future__ import annotations
@@ -43,16 +45,17 @@ class StallRowsAfterSchemaCheck(logging.Handler):
     armed for exactly that result set.
     """
 
-    def __init__(self, mssql):
+    def __init__(self, mssql, stall_ms: int = STALL_MS):
         super().__init__(logging.INFO)
         self.mssql = mssql
+        self.stall_ms = stall_ms
         self.armed = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.getMessage().startswith("schema check passed") and not self.armed.is_set():
             with contextlib.closing(source_connection(self.mssql)) as conn:
                 conn.cursor().execute(
-                    f"EXEC emulator.inject_fault @kind = N'stall_after_rows', @rows = 50, @ms = {STALL_MS}"
+                    f"EXEC emulator.inject_fault @kind = N'stall_after_rows', @rows = 50, @ms = {self.stall_ms}"
                 )
             self.armed.set()
 
@@ -208,3 +211,54 @@ def test_an_attempt_is_alive_from_the_moment_it_is_recorded(orders_db):
             start_attempt(second, mapping, "second")
     assert [(row["run_id"], row["status"]) for row in history(orders_db)] == [("first", "running")]
     assert history(orders_db)[0]["id"] == attempt_id
+
+
+def test_airflow_dags_test_beside_a_held_sync_waits_its_turn(stack):
+    """An ``airflow dags test`` started while a sync holds the table retries until it is free."""
+    stack.seed_source(SEED_ROWS, seed=51)
+    with psycopg.connect(stack.orders_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS public.open_orders")
+        conn.execute("DROP SCHEMA IF EXISTS table_sync CASCADE")
+    mapping = open_orders_mapping()
+    stall = StallRowsAfterSchemaCheck(stack.mssql, stall_ms=30_000)
+    held_log = logging.getLogger("table_sync.held_beside_airflow")
+    held_log.setLevel(logging.INFO)
+    held_log.addHandler(stall)
+    outcome: dict = {}
+
+    def held_sync() -> None:
+        try:
+            outcome["result"] = sync_once(
+                make_context(mapping, stack.mssql, stack.orders_dsn, run_id="held", log=held_log)
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=held_sync)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (stall.armed.is_set() and raw_staging_exists(stack.orders_dsn)):
+            assert thread.is_alive() and time.monotonic() < deadline, (
+                f"the held sync never got mid-extract: {outcome}"
+            )
+            time.sleep(0.05)
+        airflow_run = stack.airflow("dags", "test", "sync_open_orders", quiet=True, check=False, timeout=300)
+    finally:
+        thread.join(timeout=120)
+        held_log.removeHandler(stall)
+
+    output = airflow_run.stdout + airflow_run.stderr
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["result"].counts.inserted == SEED_ROWS
+    # Refused while the held sync ran (a transient error: retried), then found nothing to do.
+    assert "another sync of public.open_orders is in progress (run held" in output, output[-3000:]
+    assert airflow_run.returncode == 0, output[-3000:]
+    assert f"applied +0 ~0 -0 ={SEED_ROWS} to public.open_orders" in output, output[-3000:]
+    expected = {
+        key: expected_target_row(mapping, raw)
+        for key, raw in source_rows_as_text(stack.mssql, mapping).items()
+    }
+    assert target_rows(stack.orders_dsn, mapping) == expected
+    statuses = [(row["run_id"] == "held", row["status"]) for row in history(stack.orders_dsn)]
+    assert statuses == [(True, "success"), (False, "success")], "the refused tries must leave no attempt"
