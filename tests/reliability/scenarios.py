@@ -41,7 +41,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         name="connection_refused",
         layer="source",
         failure="Nothing listens on the SQL Server port.",
-        operator_sees="extract fails after the login timeout and is retried (transient).",
+        operator_sees="extract fails at once (connection refused) and is retried (transient).",
         data_outcome=UNCHANGED,
         raises="SourceUnavailableError",
         history_status="failed",
@@ -90,7 +90,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         raises="SourceQueryError",
         history_status="failed",
         history_error_class="SourceQueryError",
-        log_says="208",
+        log_says="SQL Server error 208: Invalid object name",
     ),
     Scenario(
         name="query_syntax_error",
@@ -101,7 +101,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         raises="SourceQueryError",
         history_status="failed",
         history_error_class="SourceQueryError",
-        log_says="102",
+        log_says="SQL Server error 102: Incorrect syntax",
     ),
     Scenario(
         name="disconnect_mid_stream",
@@ -322,7 +322,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         name="killed_during_validate",
         layer="process",
         failure="The task process is killed while the checks run.",
-        operator_sees="The task dies without a log line. " + ABANDONED + ".",
+        operator_sees="The task dies without a log line. While its PostgreSQL session still runs the "
+        "check, a new run stops with `ConcurrentSyncError` (transient, retried). " + ABANDONED + ".",
         data_outcome=UNCHANGED,
         raises=None,
         history_status="abandoned",

@@ -29,7 +29,7 @@ from devtools.demo_source.generate import apply_changes
 from devtools.embedded_postgres import EmbeddedPostgres, free_port
 from devtools.failure_matrix_doc import render
 from include.table_sync.checks import RunOptions
-from include.table_sync.errors import SyncError
+from include.table_sync.errors import ConcurrentSyncError, SyncError
 from include.table_sync.mapping import SyncMapping
 from include.table_sync.pipeline import SyncContext, cleanup, extract, replace, sync_once, validate
 from include.table_sync.status import ATTEMPT_LOCK_CLASS
@@ -509,6 +509,10 @@ def kill_during_validate(m: Matrix, child_log) -> Child:
         child = Child(m, child_log, variants=["gate_check"])
         wait_for("validate parked on the gate", lambda: backend_waiting(gate, "%gate%", "Lock"), child)
         child.kill()
+        # The dead task's PostgreSQL session still runs its check and holds the attempt's
+        # liveness lock: a new run must stand back rather than run beside it.
+        with pytest.raises(ConcurrentSyncError):
+            sync_once(m.context(run_id="too-early-run"))
     return child
 
 
