@@ -159,14 +159,14 @@ def test_the_page_walks_through_never_synced_stale_and_error(browser, server, st
     shift_history(fresh_orders_db, 12)
     opened = open_status_page(browser, server, "stale")
     states["stale"] = opened.badge()
-    assert re.search(r"\b1[23] minutes ago", opened.text())  # 12, or 13 on a slow machine
+    assert re.search(r"\b1[234] minutes ago", opened.text())  # 12, later on a slow machine
     assert opened.console_errors == []
     opened.close()
 
     shift_history(fresh_orders_db, 30)
     opened = open_status_page(browser, server, "error")
     states["error"] = opened.badge()
-    assert re.search(r"\b4[23] minutes ago", opened.text())
+    assert re.search(r"\b4[234] minutes ago", opened.text())
     assert opened.console_errors == []
     opened.close()
 
