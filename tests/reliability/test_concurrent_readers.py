@@ -44,6 +44,13 @@ class ApplyWindows(logging.Handler):
             self.windows.append((record.created - float(record.args[2]), record.created))
 
 
+def percentile_ms(seconds: list[float], percent: int) -> float:
+    if not seconds:
+        return 0.0
+    ordered = sorted(seconds)
+    return ordered[min(len(ordered) - 1, len(ordered) * percent // 100)] * 1000
+
+
 @pytest.fixture
 def source(mssql):
     conn = source_connection(mssql)
@@ -125,14 +132,16 @@ def test_every_read_sees_one_complete_snapshot(mssql, source, orders_db, capsys,
         (during_apply if overlaps else outside_apply).append(ended_at - started_at)
     assert during_apply, "no read overlapped an apply: the test proves nothing"
 
-    latencies = [ended_at - started_at for started_at, ended_at, _, _ in observations]
     max_during_apply_ms = max(during_apply) * 1000
+    # Percentiles beside the maxima: on a busy machine the maxima are scheduling noise, and
+    # the same reads outside applies show how much (if anything) an apply adds.
     summary = (
         f"concurrent readers: {len(observations)} reads ({len(during_apply)} during an apply) over "
         f"{SYNCS} syncs in {writer_seconds:.1f} s; {len(set(seen))} of {SYNCS + 1} snapshots seen; "
-        f"max read latency during apply {max_during_apply_ms:.1f} ms (target < {TARGET_LATENCY_MS} ms), "
-        f"max outside applies {max(outside_apply, default=0) * 1000:.1f} ms, "
-        f"median {sorted(latencies)[len(latencies) // 2] * 1000:.1f} ms"
+        f"read latency during applies: max {max_during_apply_ms:.1f} ms (target < {TARGET_LATENCY_MS} ms), "
+        f"p95 {percentile_ms(during_apply, 95):.1f} ms, median {percentile_ms(during_apply, 50):.1f} ms; "
+        f"outside applies: max {percentile_ms(outside_apply, 100):.1f} ms, "
+        f"p95 {percentile_ms(outside_apply, 95):.1f} ms, median {percentile_ms(outside_apply, 50):.1f} ms"
     )
     record_property("max_reader_latency_during_apply_ms", round(max_during_apply_ms, 1))
     with capsys.disabled():
