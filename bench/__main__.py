@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated subset of {', '.join(ALL_CONTENDERS)}",
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds one contender may run")
+    parser.add_argument(
+        "--reload-timeout",
+        type=float,
+        default=600,
+        help="seconds GenericTransfer or the seed's way may run (a timeout is recorded)",
+    )
     parser.add_argument("--note", default="", help="a sentence for the report (how this run was made)")
     parser.add_argument("--results", type=Path, default=report.RESULTS_PATH)
     parser.add_argument("--report", type=Path, default=report.REPORT_PATH)
@@ -40,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown contender(s): {', '.join(sorted(unknown))}")
 
-    session = run_session(sizes, contenders, args.timeout)
+    session = run_session(sizes, contenders, args.timeout, args.reload_timeout)
     results = {
         "quick": args.quick and not args.sizes,
         "sizes": list(session.sizes),

@@ -209,11 +209,17 @@ def target_checks(results: dict) -> list[tuple[str, str, str]]:
     ]
     if small:
         worst = max(m["seconds"] for m in small)
+        fetch = _find(results, "fetch_only", 5_000)
+        floor = (
+            f"; reading the 5,000 rows alone (fetch-only limit) took {fetch['seconds']:.2f} s"
+            if fetch
+            else ""
+        )
         checks.append(
             (
                 "5,000 rows: engine sync under 1 s",
                 "met" if worst < 1 else "not met",
-                f"slowest of {len(small)} runs: {worst:.2f} s",
+                f"slowest of {len(small)} runs: {worst:.2f} s{floor}",
             )
         )
     dags = [m for m in results["measurements"] if m["contender"] == "airflow_dags_test" and m["ok"]]
@@ -239,6 +245,34 @@ def _read_paths(results: dict) -> list[str]:
                 f"`fetchmany` {many['rows_per_second']:,.0f} rows/s "
                 f"(peak RSS {iterate['peak_rss_mb']:,.0f} vs {many['peak_rss_mb']:,.0f} MB)"
             )
+    return lines
+
+
+def _where_time_goes(results: dict) -> list[str]:
+    """The sync's steps against the limits, per size: is the source or the engine the bottleneck?"""
+    lines = []
+    for size in sorted({m["size"] for m in results["measurements"]}):
+        sync = _find(results, "sync", size, "re-sync")
+        fetch, copy = _find(results, "fetch_only", size), _find(results, "copy_only", size)
+        if not (sync and fetch and copy):
+            continue
+        line = (
+            f"- {size:,} rows: the source serves {fetch['rows_per_second']:,.0f} rows/s (fetch only) while "
+            f"COPY takes {copy['rows_per_second']:,.0f} rows/s, so reading is "
+            f"{copy['rows_per_second'] / fetch['rows_per_second']:,.0f}× slower than writing. "
+            f"The sync took {sync['seconds']:.1f} s against {fetch['seconds']:.1f} s for reading alone"
+        )
+        if sync.get("note", "").startswith("read+COPY"):
+            line += f" ({sync['note']})"
+        lines.append(line + ".")
+    if lines:
+        lines += [
+            "",
+            "COPY idle time is how long the COPY side waited for the reader thread: when it is nearly "
+            "the whole read, the source decides the speed and nothing on the PostgreSQL side can make "
+            "the sync faster than the fetch-only limit. The rest of the extract is PostgreSQL's "
+            "set-based conversion and checks of the staged rows; the apply is the diff.",
+        ]
     return lines
 
 
@@ -300,9 +334,15 @@ def render_markdown(results: dict, chart_link: str) -> str:
         "- The other contenders copy the raw view into a key-less table with no conversions and no "
         "checks; the sync also converts every SAP value, validates the snapshot and applies a diff. "
         "The comparison is therefore generous to them.",
+        "- At each size the sync's first load runs first and meets the cold source: the emulator "
+        "caches a repeated query's result, so every later run (the limits, the other contenders and "
+        "the sync's re-sync, the figure compared) reads the same warm source.",
         "- The COPY-only limit holds at most 100,000 real rows in memory and replays them for larger sizes.",
         "",
     ]
+    time_lines = _where_time_goes(results)
+    if time_lines:
+        lines += ["## Where the sync's time goes", "", *time_lines, ""]
     read_paths = _read_paths(results)
     if read_paths:
         lines += [
