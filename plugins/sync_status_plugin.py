@@ -9,6 +9,7 @@ so the plugin loader imports it as a package, not file by file).
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
+
 from sync_status.app import create_app
 
 URL_PREFIX = "/sync-status"

@@ -7,8 +7,8 @@ query is terminal, because retrying a missing view only delays the page to the o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from include.table_sync.conversions import source_expression
@@ -154,7 +154,9 @@ def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -
         # of which severity arrived at login: 14 is a rejected login, 11 an unknown database.
         severities = set(re.findall(r"20018, severity (\d+)", text))
         if "11" in severities and "connection failed" in text:
-            return SourceQueryError(f"SQL Server login failed (error 4060, cannot open the database): {text}", 4060)
+            return SourceQueryError(
+                f"SQL Server login failed (error 4060, cannot open the database): {text}", 4060
+            )
         if "14" in severities and "connection failed" in text:
             return SourceQueryError(f"SQL Server login failed (error 18456): {text}", 18456)
         # Otherwise the client could not reach the server or lost it mid-stream. (The number
