@@ -48,7 +48,7 @@ def run(env, report, args) -> None:
             "rollback on a mid-read disconnect: needs the emulator's disconnect_after_rows fault "
             "(run without --use-env to see it)"
         )
-        return
+        return "a manual sync made the table equal the source"
     with contextlib.closing(env.source_connection()) as source:
         changes = apply_changes(source, seed=13, inserts=7, updates=11, deletes=5)
     report.note(

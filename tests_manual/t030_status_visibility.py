@@ -19,6 +19,7 @@ from tests_manual.runner import single_check_main
 
 TITLE = "status visible after a sync (status view and the plugin's JSON endpoint)"
 SUMMARY = "the status view and the Sync status endpoint both show the sync as synced"
+VIEW_ONLY_SUMMARY = "the status view shows the sync as synced"
 PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "sync_status_plugin.py"
 ENDPOINT = "/sync-status/api/status"
 
@@ -62,7 +63,7 @@ def run(env, report, args) -> None:
 
     if not PLUGIN.exists():
         report.skip(f"the plugin's JSON endpoint: {PLUGIN.name} is not in plugins/")
-        return
+        return VIEW_ONLY_SUMMARY
     if hasattr(env, "stack"):
         report.note("starting the stack's Airflow API server (it mounts the plugin) ...")
         airflow = embedded_airflow(env.stack)
@@ -70,7 +71,7 @@ def run(env, report, args) -> None:
         api = api_from_environment()
         if api is None:
             report.skip(f"the plugin's JSON endpoint: set AIRFLOW_API_URL (and a user) to read {ENDPOINT}")
-            return
+            return VIEW_ONLY_SUMMARY
         airflow = contextlib.nullcontext(api)
     with airflow as api:
         _check_endpoint(report, api, env, status)
