@@ -204,23 +204,41 @@ class Engine:
     def _query(self, session: Session, query: exp.Expression) -> ResultSet:
         translation = self._translate_query(session, query)
         version = self.catalog.version
+        with self._cursor() as probe:
+            description = self._execute(
+                probe, f"SELECT * FROM ({translation.sql}) AS __probe LIMIT 0"
+            ).description
+        columns = self._merge_columns(translation.columns, description)
+        sql, duck_types = _fetch_friendly(translation.sql, columns, description)
+        convert = _chunk_converter(columns, duck_types)
+        if translation.cacheable:
+            # The TDS side may replay this result from its cache and never ask for a row, so
+            # the query runs only when the first row is asked for. Binding errors surfaced in
+            # the probe above; the TDS side asks for the first row before it sends anything.
+            result = ResultSet(columns, iter(()), ("select", translation.sql, version))
+            result.rows = self._lazy_stream(result, sql, convert, version)
+            return result
         cursor = self._new_cursor()
         try:
-            description = self._execute(
-                cursor, f"SELECT * FROM ({translation.sql}) AS __probe LIMIT 0"
-            ).description
-            columns = self._merge_columns(translation.columns, description)
-            sql, duck_types = _fetch_friendly(translation.sql, columns, description)
-            result = self._execute(cursor, sql)
-            first = result.fetchmany(FETCH_CHUNK)
+            duck_result = self._execute(cursor, sql)
+            first = duck_result.fetchmany(FETCH_CHUNK)
         except SqlServerError:
             cursor.close()
             raise
-        cache_key = None
-        if translation.cacheable and version == self.catalog.version:
-            cache_key = ("select", translation.sql, version)
-        convert = _chunk_converter(columns, duck_types)
-        return ResultSet(columns, _stream(cursor, result, first, convert), cache_key)
+        return ResultSet(columns, _stream(cursor, duck_result, first, convert))
+
+    def _lazy_stream(self, result: ResultSet, sql: str, convert, version: int) -> Iterator[tuple]:
+        """Run ``sql`` on the first row asked for; withdraw the cache key if the data moved on."""
+        cursor = self._new_cursor()
+        try:
+            duck_result = self._execute(cursor, sql)
+            first = duck_result.fetchmany(FETCH_CHUNK)
+        except BaseException:
+            cursor.close()
+            raise
+        if version != self.catalog.version:
+            result.cache_key = None  # rows of a newer catalog version than the key names
+        yield from _stream(cursor, duck_result, first, convert)
 
     def _merge_columns(self, declared: list[Column] | None, description) -> list[Column]:
         columns = []

@@ -58,7 +58,10 @@ class ResultSet:
     Row values: None, str, int, bool, decimal.Decimal, float, datetime.date, datetime.datetime,
     datetime.time, DateTime2, Time7, uuid.UUID, bytes. Rows must be produced lazily (never a
     whole result in memory). ``cache_key`` is set when the same key always yields the same rows
-    (identical query over unchanged data), so the TDS layer may reuse encoded bytes.
+    (identical query over unchanged data), so the TDS layer may reuse encoded bytes; such rows
+    are produced lazily: the query runs only when the first row is asked for, and may withdraw
+    the key (set it to None) if the data changed before it ran. Never set for volatile
+    functions (RAND, NEWID, GETDATE, @@SPID...).
     """
 
     columns: list[Column]

@@ -567,14 +567,25 @@ class ClientConnection:
                 _close_rows(result.rows)
                 self._replay(cached)
                 return cached.row_count
+        # Ask for the first row before sending anything: a query that fails when it starts
+        # (a cached-key query runs only now) must fail at the statement, not after COLMETADATA.
+        rows = iter(result.rows)
+        try:
+            first = next(rows, None)
+        except BaseException:
+            _close_rows(rows)
+            raise
+        rows = _after_first(first, rows) if first is not None else iter(())
         compiled = tokens.compile_columns(result.columns, self.tds_version)
         encode_row = tokens.row_encoder(compiled, self.tds_version)
         self.writer.write(compiled.colmetadata)
         if row_faults.any:
-            return self._send_rows_with_faults(result.rows, encode_row, row_faults)
-        return self._send_rows(result.rows, encode_row, compiled.colmetadata, cache_key)
+            return self._send_rows_with_faults(rows, encode_row, row_faults)
+        return self._send_rows(rows, encode_row, compiled.colmetadata, cache_key, result)
 
-    def _send_rows(self, rows: Iterable[tuple], encode_row, colmetadata: bytes, cache_key) -> int:
+    def _send_rows(
+        self, rows: Iterable[tuple], encode_row, colmetadata: bytes, cache_key, result: ResultSet
+    ) -> int:
         writer = self.writer
         recording: list[bytes] | None = [colmetadata] if cache_key is not None else None
         recorded_size = len(colmetadata)
@@ -608,7 +619,8 @@ class ClientConnection:
             if recording is not None:
                 recording.append(chunk)
                 recorded_size += len(chunk)
-        if recording is not None and recorded_size <= limit:
+        # The engine withdraws the key when the data changed before its query ran.
+        if recording is not None and recorded_size <= limit and result.cache_key is not None:
             self.server.cache.put(cache_key, CachedResult(recording, count, recorded_size))
         return count
 
@@ -678,6 +690,15 @@ class ClientConnection:
             raise ProtocolError(
                 f"packet type {ptype:#x} received while a response was streaming (MARS is not offered)"
             )
+
+
+def _after_first(first: tuple, rows: Iterator[tuple]) -> Iterator[tuple]:
+    """``first``, then the rest of ``rows``; closing this closes ``rows``."""
+    try:
+        yield first
+        yield from rows
+    finally:
+        _close_rows(rows)
 
 
 def _close_rows(rows) -> None:

@@ -60,6 +60,67 @@ _OWN_FUNCTIONS = {
 }
 
 
+# Expressions whose value changes between two runs of the same query over the same data (or
+# between sessions): a result holding one must never be replayed from the cache.
+_VOLATILE_NODES = (
+    exp.Rand,
+    exp.Randn,
+    exp.Uuid,
+    exp.CurrentTimestamp,
+    exp.CurrentDate,
+    exp.CurrentTime,
+    exp.CurrentDatetime,
+    exp.CurrentTimestampLTZ,
+    exp.Localtimestamp,
+    exp.Localtime,
+    exp.UtcTimestamp,
+    exp.UtcDate,
+    exp.UtcTime,
+    exp.Systimestamp,
+    exp.UnixSeconds,
+    exp.CurrentUser,
+    exp.SessionUser,
+    exp.Parameter,  # @@SPID, @@TRANCOUNT, @@ROWCOUNT, ...
+)
+_VOLATILE_FUNCTIONS = {
+    "RAND",
+    "RANDOM",
+    "NEWID",
+    "NEWSEQUENTIALID",
+    "CRYPT_GEN_RANDOM",
+    "UUID",
+    "GEN_RANDOM_UUID",
+    "NOW",
+    "GETDATE",
+    "GETUTCDATE",
+    "SYSDATETIME",
+    "SYSUTCDATETIME",
+    "SYSDATETIMEOFFSET",
+    "CURRENT_TIMESTAMP",
+    "CURRENT_TRANSACTION_ID",
+    "SCOPE_IDENTITY",
+    "IDENT_CURRENT",
+    "ROWCOUNT_BIG",
+    "ERROR_MESSAGE",
+    "ERROR_NUMBER",
+    "SESSION_CONTEXT",
+    "CONTEXT_INFO",
+    "NEXTVAL",
+}
+
+
+def is_volatile(node: exp.Expression) -> bool:
+    """True for RAND(), NEWID(), GETDATE(), @@SPID and the like (see _VOLATILE_NODES)."""
+    if isinstance(node, _VOLATILE_NODES):
+        return True
+    if isinstance(node, exp.Anonymous):
+        return node.name.upper() in _VOLATILE_FUNCTIONS
+    if isinstance(node, exp.Column) and not node.table:
+        # sqlglot reads the niladic CURRENT_USER / SYSTEM_USER as column names.
+        return node.name.upper() in ("CURRENT_USER", "SYSTEM_USER", "SESSION_USER")
+    return False
+
+
 class Dialect(TSQL):
     """T-SQL as the emulator parses it."""
 
@@ -313,6 +374,8 @@ class Translator:
                     "", "nvarchar" if inner.sql_type.startswith("n") else "varchar", length=inner.length
                 )
             return None
+        if isinstance(node, exp.CurrentTimestamp):
+            return Column("", "datetime")
         if isinstance(node, exp.Anonymous):
             name = node.name.upper()
             if name in ("MS_DT2", "MS_TIME", "MS_DTO"):  # already rewritten casts
@@ -354,6 +417,8 @@ class Translator:
 
     def rewrite(self, tree: exp.Expression) -> exp.Expression:
         """Rewrite T-SQL functions and casts into DuckDB expressions with SQL Server's meaning."""
+        if any(is_volatile(node) for node in tree.walk()):
+            self.cacheable = False
         for division in tree.find_all(exp.Div):
             # T-SQL divides integers as integers (7/2 is 3); DuckDB's / would give 3.5.
             select = division.find_ancestor(exp.Select)
@@ -399,6 +464,9 @@ class Translator:
             return _literal(values.get(name))
         if isinstance(node, exp.Anonymous):
             return self._rewrite_function(node)
+        if isinstance(node, exp.CurrentTimestamp):
+            # T-SQL's CURRENT_TIMESTAMP is GETDATE(): local time without an offset.
+            return exp.cast(exp.func("now"), "TIMESTAMP")
         if isinstance(node, exp.Div):
             divisor = exp.func("ms_nonzero", node.expression)
             if node.meta.get("integer"):

@@ -283,6 +283,55 @@ def test_cache_key_follows_data_and_time(engine, session, typed):
     assert query(engine, session, "SELECT GETDATE()").cache_key is None
 
 
+@pytest.mark.parametrize(
+    "volatile",
+    [
+        "RAND()",
+        "RAND(7)",
+        "NEWID()",
+        "CAST(NEWID() AS nvarchar(36))",
+        "GETDATE()",
+        "SYSDATETIME()",
+        "SYSUTCDATETIME()",
+        "CURRENT_TIMESTAMP",
+        "@@SPID",
+        "@@TRANCOUNT",
+        "@@ROWCOUNT",
+    ],
+)
+def test_volatile_functions_are_never_cacheable(engine, session, typed, volatile):
+    # The TDS side replays a result with a cache key; RAND() replayed would repeat its value.
+    assert query(engine, session, f"SELECT id, {volatile} AS v FROM dbo.typed").cache_key is None
+    assert query(engine, session, f"SELECT {volatile} AS v").cache_key is None
+    assert query(engine, session, "SELECT id FROM dbo.typed").cache_key is not None
+
+
+def test_cacheable_query_runs_when_its_first_row_is_asked_for(engine, session):
+    run(engine, session, "CREATE TABLE dbo.divisors (k int)")
+    run(engine, session, "INSERT INTO dbo.divisors VALUES (2), (0)")
+    # A cache hit never asks for a row, so the query must not have run yet...
+    result = next(engine.execute_batch(session, "SELECT 10 / k AS q FROM dbo.divisors"))
+    assert result.cache_key is not None
+    # ...and its errors still arrive as SQL Server's, with the first row.
+    with pytest.raises(SqlServerError) as caught:
+        list(result.rows)
+    assert caught.value.number == 8134
+    # Not cacheable: the query runs at the statement, as before.
+    with pytest.raises(SqlServerError) as caught:
+        next(engine.execute_batch(session, "SELECT 10 / k + RAND() AS q FROM dbo.divisors"))
+    assert caught.value.number == 8134
+
+
+def test_cache_key_is_withdrawn_when_data_changes_before_the_query_runs(engine, session):
+    run(engine, session, "CREATE TABLE dbo.moving (k int)")
+    run(engine, session, "INSERT INTO dbo.moving VALUES (1)")
+    result = next(engine.execute_batch(session, "SELECT k FROM dbo.moving"))
+    assert result.cache_key is not None
+    run(engine, Session(user="demo", database="ProcessStatus", spid=58), "INSERT INTO dbo.moving VALUES (2)")
+    assert sorted(result.rows) == [(1,), (2,)]
+    assert result.cache_key is None  # these rows are not the ones the key named
+
+
 def test_string_concatenation_comparison_and_rowcount(engine, session):
     run(engine, session, "CREATE TABLE dbo.people (first nvarchar(10), last nvarchar(10), stamp datetime)")
     run(engine, session, "INSERT INTO dbo.people VALUES (N'Ada', N'Lovelace', '2026-11-29T23:59:59.999')")
