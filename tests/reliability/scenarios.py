@@ -345,7 +345,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         name="killed_after_commit",
         layer="process",
         failure="The task process is killed right after the apply committed, before cleanup.",
-        operator_sees="The attempt stays `success` (its commit carried the success record); the next run drops its staging.",
+        operator_sees="The attempt stays `success` (its commit carried the success record); the next run drops the staging "
+        "its cleanup never dropped.",
         data_outcome="`open_orders` holds the new snapshot and `last_success_at` moved: the commit is the point of no return.",
         raises=None,
         history_status="success",
