@@ -7,8 +7,8 @@ This module is the seam between ``engine`` (T-SQL on DuckDB) and ``protocol``/``
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Hashable, Iterator
 
 
 @dataclass(frozen=True)

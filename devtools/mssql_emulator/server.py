@@ -682,7 +682,7 @@ class ClientConnection:
         deadline = time.monotonic() + seconds
         while True:
             remaining_ms = max(0, round((deadline - time.monotonic()) * 1000))
-            if not self._poller.poll(remaining_ms):
+            if not self.reader.buffered and not self._poller.poll(remaining_ms):
                 return
             ptype, _status, _payload = self.reader.read_packet()
             if ptype == packets.PKT_ATTENTION:

@@ -127,10 +127,10 @@ def normalizer(col: Column, expr: str) -> str:
 # DuckDB macros behind ``normalizer``; error() messages carry the SQL Server error number.
 MACROS = r"""
 CREATE OR REPLACE MACRO ms_fail(n, msg) AS error('MSSQL|' || n || '|' || msg);
-CREATE OR REPLACE MACRO ms_unseparated(s) AS CASE
-  WHEN regexp_full_match(s, '\d{8}') THEN left(s, 4) || '-' || substr(s, 5, 2) || '-' || substr(s, 7, 2)
-  WHEN regexp_full_match(s, '\d{8} .*') THEN left(s, 4) || '-' || substr(s, 5, 2) || '-' || substr(s, 7)
-  ELSE s END;
+-- One use of s: DuckDB copies a macro's argument into every place it appears, and an INSERT
+-- binds each copy (nested in ms_dt2_iso, two uses here made sixteen copies per value column).
+CREATE OR REPLACE MACRO ms_unseparated(s) AS
+  regexp_replace(s, '^(\d{4})(\d{2})(\d{2})((?: .*)?)$', '\1-\2-\3\4');
 CREATE OR REPLACE MACRO ms_dt2_iso(s) AS CASE
   WHEN s IS NULL THEN NULL
   WHEN regexp_full_match(s, '\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d{0,9})?)?)?')
