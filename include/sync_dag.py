@@ -34,27 +34,37 @@ def _mapping(mapping_file: str):
     return load_mapping(MAPPINGS_DIR / mapping_file)
 
 
+def source_hook(conn_id: str):
+    """An ``MsSqlHook`` whose connection carries the sync's defaults for missing extras.
+
+    ``tds_version`` is normalised to the plain string pymssql wants: depending on where a URI is
+    parsed its ``7.4`` arrives as a number, and a quoted ``"7.4"`` keeps its quotes.
+    """
+    from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
+
+    hook = MsSqlHook(mssql_conn_id=conn_id)
+    connection = hook.connection
+    extras = {**SOURCE_CONNECT_DEFAULTS, **connection.extra_dejson}
+    extras["tds_version"] = str(extras["tds_version"]).strip('"')
+    connection.extra = json.dumps(extras)
+    return hook
+
+
 def _sync_context(mapping_file: str):
     """Build the engine's context from Airflow connections (looked up at run time only)."""
-    from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     from include.table_sync.pipeline import SyncContext
 
     mapping = _mapping(mapping_file)
     context = get_current_context()
-    source_hook = MsSqlHook(mssql_conn_id=mapping.source.conn_id)
+    mssql_hook = source_hook(mapping.source.conn_id)
     target_hook = PostgresHook(postgres_conn_id=mapping.target.conn_id)
-    source_connection = source_hook.connection
-    # Fill in missing timeouts before the hook builds its pymssql connection from the extras.
-    extras = {**SOURCE_CONNECT_DEFAULTS, **source_connection.extra_dejson}
-    extras["tds_version"] = str(extras["tds_version"])  # a URI's "7.4" arrives as a float
-    source_connection.extra = json.dumps(extras)
-    secrets = tuple(s for s in (source_connection.password, target_hook.connection.password) if s)
+    secrets = tuple(s for s in (mssql_hook.connection.password, target_hook.connection.password) if s)
     return SyncContext(
         mapping=mapping,
         run_id=context["run_id"],
-        connect_source=source_hook.get_conn,
+        connect_source=mssql_hook.get_conn,
         connect_target=target_hook.get_conn,
         secrets=secrets,
         log=log,

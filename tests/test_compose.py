@@ -485,15 +485,19 @@ def test_airflow_reads_the_compose_connections(services, example_env):
     )
 
 
-def test_deployment_guide_uri_example_keeps_tds_version_a_string():
-    from airflow.models.connection import Connection
+def test_deployment_guide_uri_example_gives_pymssql_a_string_tds_version(monkeypatch):
+    """Whatever form the guide shows, the DAG's hook hands pymssql the string "7.4"."""
+    from include.sync_dag import source_hook
 
     guide = (REPO_ROOT / "docs/deployment.md").read_text(encoding="utf-8")
     uris = re.findall(r"^AIRFLOW_CONN_MSSQL_SAP='(mssql://[^']+)'$", guide, re.MULTILINE)
     assert uris, "docs/deployment.md should show the URI form of the mssql_sap connection"
-    for uri in uris:
-        extra = Connection(conn_id="mssql_sap", uri=uri).extra_dejson
+    quoted = uris[0].replace("tds_version=7.4", "tds_version=%227.4%22")
+    for uri in (*uris, quoted):
+        monkeypatch.setenv("AIRFLOW_CONN_MSSQL_SAP", uri)
+        extra = source_hook("mssql_sap").connection.extra_dejson
         assert extra["tds_version"] == "7.4", uri
+        assert extra["login_timeout"] in (15, "15"), uri
 
 
 def test_generator_accepts_the_flags_mssql_init_passes(services):

@@ -55,14 +55,11 @@ class Environment:
 
     # -- connections, built the way include/sync_dag.py builds them -----------------------------
     def _source_hook(self, overrides: SourceOverrides | None = None):
-        from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
+        from include.sync_dag import source_hook
 
-        from include.sync_dag import SOURCE_CONNECT_DEFAULTS
-
-        hook = MsSqlHook(mssql_conn_id=self.mapping.source.conn_id)
+        hook = source_hook(self.mapping.source.conn_id)
         connection = hook.connection
-        extras = {**SOURCE_CONNECT_DEFAULTS, **connection.extra_dejson}
-        extras["tds_version"] = str(extras["tds_version"])  # a URI's 7.4 arrives as a float
+        extras = connection.extra_dejson
         if overrides:
             if overrides.port is not None:
                 connection.port = overrides.port
