@@ -165,6 +165,9 @@ def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -
     number = _error_number(error)
     if server_words.startswith(("Login failed", "Cannot open database")) or number in _LOGIN_NUMBERS:
         return SourceQueryError(f"SQL Server login failed (error {number}): {server_words}", number)
+    if number is None:
+        # Raised by the driver itself, e.g. a connection setting it rejects: fix, not retry.
+        return SourceQueryError(f"SQL Server client error: {server_words}")
     if number in _TRANSIENT_NUMBERS:
         return SourceUnavailableError(f"SQL Server unavailable (error {number}): {server_words}")
     return SourceQueryError(f"SQL Server error {number}: {server_words}", number)
