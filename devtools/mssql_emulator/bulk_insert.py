@@ -11,7 +11,6 @@ path, as does any batch DuckDB refuses, so errors are always reported by the gen
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import tempfile
@@ -28,14 +27,13 @@ _HEADER = re.compile(
 )
 # Checking and reshaping only the text *between* string literals: split on quotes, and every
 # literal (escaped quotes included) becomes one or more QUOTED marks, so nothing inside a
-# literal can be mistaken for structure. Every step below is one pass of a C string method;
-# a regular expression over the whole statement (650 KB for 1,000 rows of the demo table)
-# cost more than DuckDB's insert.
-QUOTED = "\x01"
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_VALUES = re.compile(rf"(?:[Nn]?\x01+|{_NUMBER}|NULL)(?:\n(?:[Nn]?\x01+|{_NUMBER}|NULL))*")
-_COMMON_VALUES = {QUOTED, "N" + QUOTED, "NULL"}
-_DELIMITERS = "(),"
+# literal can be mistaken for structure. Each step is one pass of a C method over UTF-8 bytes
+# (one byte per character, where a single emoji makes a str four), and few objects are made:
+# a million rows are 650 MB of text, and this check once cost more than DuckDB's insert.
+QUOTED = b"\x01"
+_VALUE = rb"(?:\x01+|N\x01+|NULL|n\x01+|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+_LINES = re.compile(rb"%s(?:[,\n]%s)*" % (_VALUE, _VALUE))  # values by comma, rows by newline
+_DELIMITERS = b"(),"
 _STAGE_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
@@ -44,40 +42,37 @@ def _unquote(name: str) -> str:
     return name[1:-1] if name[:1] in '["' else name
 
 
-def values_as_csv(body: str) -> tuple[str, int] | None:
-    """The VALUES rows as CSV (quote ', NULL unquoted) and their count; None if not plain literals.
+def values_as_csv(body: str) -> tuple[bytes, int] | None:
+    """The VALUES rows as UTF-8 CSV (quote ', NULL unquoted) and their count; None if not plain literals.
 
     Rows of the wrong width pass here; DuckDB's strict CSV reader refuses them, and the
     general path then reports SQL Server's error.
     """
-    pieces = body.split("'")
+    try:
+        pieces = body.encode("utf-8").split(b"'")
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: leave it to the general path
     if len(pieces) % 2 == 0:
         return None  # an unclosed literal
     words = QUOTED.join(pieces[0::2]).split()
-    # Whitespace may only sit next to a parenthesis or comma: "1 2" is not a value.
-    for before, after in itertools.pairwise(words):
-        if before[-1] not in _DELIMITERS and after[0] not in _DELIMITERS:
+    # Whitespace may only sit next to a parenthesis or comma: "1 2" is not a value. (Indexing,
+    # not pairwise(): a tuple per pair would wake the garbage collector, which then walks
+    # the 100,000 pieces.)
+    for index in range(1, len(words)):
+        if words[index - 1][-1] not in _DELIMITERS and words[index][0] not in _DELIMITERS:
             return None
-    outside = "".join(words)
-    if outside.endswith(";"):
+    outside = b"".join(words)
+    if outside.endswith(b";"):
         outside = outside[:-1]
-    if outside[:1] != "(" or outside[-1:] != ")":
+    if outside[:1] != b"(" or outside[-1:] != b")":
         return None
-    lines = outside[1:-1].replace("),(", "\n")
-    if "(" in lines or ")" in lines:
-        return None  # nested or unbalanced parentheses: an expression, not a literal
-    values = set(lines.replace("\n", ",").split(","))
-    values -= _COMMON_VALUES
-    if values and not _VALUES.fullmatch("\n".join(values)):
-        return None  # an expression, a function call, a variable, an empty value
-    # Past these checks "N" + mark is always a national-string prefix.
-    lines = lines.replace("N" + QUOTED, QUOTED).replace("n" + QUOTED, QUOTED)
-    rows = lines.count("\n") + 1
-    joined = lines.split(QUOTED)
-    merged = [""] * (len(joined) + len(pieces) // 2)
-    merged[0::2] = joined
-    merged[1::2] = pieces[1::2]
-    return "'".join(merged), rows
+    lines = outside[1:-1].replace(b"),(", b"\n")
+    if not _LINES.fullmatch(lines):
+        return None  # an expression, a function call, a variable, an empty value, nesting
+    # Past the check "N" + mark is always a national-string prefix, and there is no "%".
+    template = lines.replace(b"N" + QUOTED, QUOTED).replace(b"n" + QUOTED, QUOTED)
+    rows = template.count(b"\n") + 1
+    return template.replace(QUOTED, b"'%s'") % tuple(pieces[1::2]), rows
 
 
 def try_fast_insert(engine, session: Session, sql: str) -> int | None:
@@ -116,7 +111,7 @@ def try_fast_insert(engine, session: Session, sql: str) -> int | None:
             "number of 1000 row values.",
             15,
         )
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".csv", dir=_STAGE_DIR) as stage:
+    with tempfile.NamedTemporaryFile("wb", suffix=".csv", dir=_STAGE_DIR) as stage:
         stage.write(csv_text)
         stage.flush()
         spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(columns)))

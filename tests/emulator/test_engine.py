@@ -269,7 +269,7 @@ def test_fast_insert_keeps_awkward_literals(engine, session):
 def test_fast_insert_leaves_anything_but_plain_literals_to_the_general_path(engine, session):
     from devtools.mssql_emulator.bulk_insert import values_as_csv
 
-    assert values_as_csv("(1,N'a''b'),\n( -2.5e3 , NULL );") == ("1,'a''b'\n-2.5e3,NULL", 2)
+    assert values_as_csv("(1,N'a''b'),\n( -2.5e3 , NULL );") == (b"1,'a''b'\n-2.5e3,NULL", 2)
     for body in (
         "(1 2)",
         "(1+2)",
