@@ -15,23 +15,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from include.table_sync.mapping import load_mapping
+from include.table_sync.mapping import TargetConfig, load_mapping
 from include.table_sync.status import HISTORY, HISTORY_SCHEMA
 
 CHART_RUNS = 50
 
 
-@dataclass(frozen=True)
-class SyncTarget:
-    """A synced table and the Airflow connection that reaches its database."""
-
-    conn_id: str
-    schema: str
-    table: str
-
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.schema}.{self.table}"
+# A synced table and the Airflow connection reaching its database: the mapping's own type.
+SyncTarget = TargetConfig
 
 
 @dataclass(frozen=True)
@@ -78,8 +69,7 @@ def mapping_targets(mappings_dir: Path) -> list[SyncTarget]:
     """The targets named by the mapping files (``*.yaml``), in file-name order."""
     targets = []
     for path in sorted(mappings_dir.glob("*.yaml")):
-        target = load_mapping(path).target
-        targets.append(SyncTarget(target.conn_id, target.schema, target.table))
+        targets.append(load_mapping(path).target)
     return targets
 
 
