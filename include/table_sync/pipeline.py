@@ -219,7 +219,10 @@ def _copy_source_to_raw(ctx: SyncContext, target: psycopg.Connection, tables: St
         elapsed = max(stats.seconds, 1e-9)
         log.info(
             "fetched %d rows in %.1f s (%.0f rows/s; COPY waited %.1f s for the source)",
-            stats.rows, elapsed, stats.rows / elapsed, stats.copy_waited_seconds,
+            stats.rows,
+            elapsed,
+            stats.rows / elapsed,
+            stats.copy_waited_seconds,
         )
         return stats.rows
 
