@@ -54,8 +54,6 @@ from include.table_sync.status import (
 from include.table_sync.target_table import ensure_target_table
 from include.table_sync.transfer import copy_from_cursor
 
-PROGRESS_EVERY_SECONDS = 2.0
-
 
 @dataclass
 class SyncContext:
@@ -206,12 +204,14 @@ def _copy_source_to_raw(ctx: SyncContext, target: psycopg.Connection, tables: St
         cursor.execute(sqlserver.select_statement(mapping))
         sqlserver.check_result_columns(mapping, cursor.description)
         target.execute(create_raw_table_statement(mapping, tables))
-        last_log = [time.monotonic()]
+        batches_logged = [0]
 
         def progress(rows: int, elapsed: float) -> None:
-            if time.monotonic() - last_log[0] >= PROGRESS_EVERY_SECONDS:
+            # One line per batch of the mapping's batch_rows: rows so far and the rate.
+            batches = rows // mapping.thresholds.batch_rows
+            if batches > batches_logged[0]:
                 log.info("fetched %d rows (%.0f rows/s)", rows, rows / max(elapsed, 1e-9))
-                last_log[0] = time.monotonic()
+                batches_logged[0] = batches
 
         # A reader thread fetches while this thread COPYs (include/table_sync/transfer.py).
         with target.cursor() as copy_cursor, copy_cursor.copy(copy_raw_statement(mapping, tables)) as copy:
