@@ -118,7 +118,7 @@ def _table(results: dict) -> list[str]:
             notes = m["note"]
         else:
             cells = ["failed", "–", _number(m["peak_rss_mb"])]
-            notes = (m["error"].strip().splitlines() or ["?"])[-1].replace("|", "\\|")[:160]
+            notes = (m["error"].strip().splitlines() or ["?"])[-1].replace("|", "\\|")[:320]
             if m["note"]:
                 notes = f"{m['note']}; {notes}"
         lines.append(
@@ -322,8 +322,9 @@ def render_markdown(results: dict, chart_link: str) -> str:
         "",
         "- **time** is the work only, timed inside the contender's own process (no interpreter "
         "start-up, no imports), except `airflow dags test` and pgloader, timed as whole processes.",
-        "- **peak RSS** is `ru_maxrss` of the contender's process from `wait4` (the emulator and "
-        "PostgreSQL are separate processes and not included).",
+        "- **peak RSS** is the contender process's own high-water mark (`VmHWM` from `/proc`; "
+        "`ru_maxrss` would include the harness's size, which Linux carries into a forked child). "
+        "The emulator and PostgreSQL are separate processes and not included.",
         "- **rows written** is inserted + updated + deleted tuples of the contender's table from "
         "`pg_stat_user_tables`; **WAL** is the `pg_current_wal_lsn()` difference over the run.",
         "- **re-sync** runs against a table that already holds the same rows: the sync's second run, "
