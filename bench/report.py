@@ -351,7 +351,7 @@ def render_markdown(results: dict, chart_link: str) -> str:
             "",
             *read_paths,
             "",
-            "The sync reads by iterating the cursor in a reader thread "
+            "The sync reads with `fetchmany` in a reader thread "
             "(`include/table_sync/transfer.py`), handing batches to the COPY through a bounded queue.",
             "",
         ]

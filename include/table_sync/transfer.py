@@ -5,8 +5,7 @@ socket overlaps with encoding the previous ones into COPY. The hand-over queue i
 its chunks are small (a 67-column row is ~5 kB of Python objects), so a few thousand rows are
 in memory whatever the row count: a million rows cost the same memory as ten thousand.
 
-Rows are read by iterating the cursor (pymssql streams the result; see docs/benchmarks.md for
-iteration against ``fetchmany``).
+Rows are read with ``fetchmany`` (see ``read_batches`` and docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -33,16 +32,12 @@ class TransferStats:
 
 
 def read_batches(cursor, batch_rows: int) -> Iterator[list[tuple]]:
-    """Lists of up to ``batch_rows`` rows from an executed DB-API cursor, read by iteration."""
-    batch: list[tuple] = []
-    append = batch.append
-    for row in cursor:
-        append(row)
-        if len(batch) >= batch_rows:
-            yield batch
-            batch = []
-            append = batch.append
-    if batch:
+    """Lists of up to ``batch_rows`` rows from an executed DB-API cursor.
+
+    ``fetchmany`` streams like iteration does (pymssql never holds the whole result) and
+    builds each list in the driver's C code: 5-12% faster than iterating, measured at 100k rows.
+    """
+    while batch := cursor.fetchmany(batch_rows):
         yield batch
 
 
