@@ -95,6 +95,7 @@ class Catalog:
         self.lock = threading.RLock()
         self.databases: dict[str, str] = {}
         self.schemas: dict[str, dict[str, str]] = {}
+        self.schema_ids: dict[str, dict[str, int]] = {}  # database -> schema (lowered) -> schema_id
         self.objects: dict[tuple[str, str, str], TableDef] = {}
         self.version = 0
         self._ids = itertools.count(245575913)
@@ -111,6 +112,9 @@ class Catalog:
 
     def schema(self, database: str, name: str) -> str | None:
         return self.schemas.get(database.lower(), {}).get(name.lower())
+
+    def schema_id(self, database: str, name: str) -> int | None:
+        return self.schema_ids.get(database.lower(), {}).get(name.lower())
 
     def find(self, database: str, schema: str, name: str) -> TableDef | None:
         return self.objects.get((database.lower(), schema.lower(), name.lower()))

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import duckdb
 from sqlglot import exp
 
-from devtools.mssql_emulator import batch, errors, sqltypes, translate
+from devtools.mssql_emulator import batch, errors, sqltypes, system_views, translate
 from devtools.mssql_emulator.bulk_insert import try_fast_insert
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, Catalog, TableDef, information_schema_rows
 from devtools.mssql_emulator.results import (
@@ -392,16 +392,32 @@ class Engine:
                 ("tables", INFO_TABLES),
                 ("views", INFO_VIEWS),
                 ("schemata", INFO_SCHEMATA),
+                ("key_column_usage", system_views.INFO_KEY_COLUMN_USAGE),
+                ("referential_constraints", system_views.INFO_REFERENTIAL_CONSTRAINTS),
+                *((f"sys_{name}", columns) for name, columns in system_views.SYS_VIEWS_BY_NAME.items()),
             ):
                 body = ", ".join(f'"{c.name}" {sqltypes.storage_type(c)}' for c in columns)
                 self._ddl.execute(f'CREATE TABLE "{name}".{INFO_SCHEMA}.{table_name} ({body})')
             self.catalog.databases[name.lower()] = name
             self.catalog.schemas[name.lower()] = {}
-            for schema in ("dbo", "guest", "sys"):
+            self.catalog.schema_ids[name.lower()] = {}
+            for schema in ("dbo", "guest", "INFORMATION_SCHEMA", "sys"):
                 self._register_schema(name, schema)
             self.catalog.bump()
 
     def _register_schema(self, database: str, schema: str) -> None:
+        ids = self.catalog.schema_ids[database.lower()]
+        schema_id = (
+            system_views.BUILTIN_SCHEMA_IDS.get(schema.lower())
+            or max([system_views.FIRST_USER_SCHEMA_ID - 1, *ids.values()]) + 1
+        )
+        ids[schema.lower()] = schema_id
+        self._ddl.execute(
+            f'INSERT INTO "{database}".{INFO_SCHEMA}.sys_schemas VALUES (?, ?, ?)',
+            list(system_views.schema_row(schema, schema_id)),
+        )
+        if schema.lower() == "information_schema":
+            return  # answered from the __info tables; no DuckDB schema of that name
         self.catalog.schemas[database.lower()][schema.lower()] = schema
         if schema.lower() != "dbo":
             self._ddl.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"."{schema}"')
@@ -569,15 +585,22 @@ class Engine:
         self._ddl.execute(f"INSERT INTO {info}.tables VALUES (?, ?, ?, ?)", list(table_row))
         if view_row:
             self._ddl.execute(f"INSERT INTO {info}.views VALUES (?, ?, ?, ?, ?, ?)", list(view_row))
+        schema_id = self.catalog.schema_id(table.database, table.schema)
+        for name, rows in system_views.object_rows(table, schema_id).items():
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                self._ddl.executemany(f"INSERT INTO {info}.{name} VALUES ({marks})", [list(r) for r in rows])
         self.catalog.add(table)
 
     def _unregister(self, table: TableDef, drop: bool = True) -> None:
         info = f'"{table.database}".{INFO_SCHEMA}'
-        for name in ("columns", "tables", "views"):
+        for name in ("columns", "tables", "views", "key_column_usage"):
             self._ddl.execute(
                 f"DELETE FROM {info}.{name} WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
                 [table.schema, table.name],
             )
+        for name in ("sys_objects", "sys_columns", "sys_indexes", "sys_index_columns"):
+            self._ddl.execute(f"DELETE FROM {info}.{name} WHERE object_id = ?", [table.object_id])
         if drop:
             kind = "VIEW" if table.kind == "view" else "TABLE"
             self._ddl.execute(f"DROP {kind} {table.duck_name}")

@@ -18,6 +18,22 @@ from sqlglot.tokens import TokenType
 from devtools.mssql_emulator import sqltypes
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, INFO_VIEWS_BY_NAME, Catalog, TableDef
 from devtools.mssql_emulator.results import Column, SqlServerError
+from devtools.mssql_emulator.system_views import (
+    INFO_KEY_COLUMN_USAGE,
+    INFO_REFERENTIAL_CONSTRAINTS,
+    SYS_VIEWS_BY_NAME,
+)
+
+# Catalog views answered from a database's __info tables: (schema, view) -> (table, columns).
+_CATALOG_VIEWS = {
+    **{("information_schema", name): (name, columns) for name, columns in INFO_VIEWS_BY_NAME.items()},
+    ("information_schema", "key_column_usage"): ("key_column_usage", INFO_KEY_COLUMN_USAGE),
+    ("information_schema", "referential_constraints"): (
+        "referential_constraints",
+        INFO_REFERENTIAL_CONSTRAINTS,
+    ),
+    **{("sys", name): (f"sys_{name}", columns) for name, columns in SYS_VIEWS_BY_NAME.items()},
+}
 
 VERSION = (
     "Microsoft SQL Server 2022 (RTM) - 16.0.1000.6 (X64) \n\tOct  8 2022 05:58:25 \n\t"
@@ -57,6 +73,7 @@ _OWN_FUNCTIONS = {
     "HOST_NAME",
     "APP_NAME",
     "DATALENGTH",
+    "COLUMNPROPERTY",
 }
 
 
@@ -211,9 +228,9 @@ class Translator:
         database = table.catalog or self.context.database
         schema = table.db or "dbo"
         db_name = self.catalog.database(database)
-        if db_name and schema.lower() == "information_schema" and table.name.lower() in INFO_VIEWS_BY_NAME:
-            columns = INFO_VIEWS_BY_NAME[table.name.lower()]
-            return TableDef(db_name, INFO_SCHEMA, table.name.lower(), "view", columns, object_id=0)
+        view = _CATALOG_VIEWS.get((schema.lower(), table.name.lower()))
+        if db_name and view:
+            return TableDef(db_name, INFO_SCHEMA, view[0], "view", view[1], object_id=0)
         found = self.catalog.find(database, schema, table.name) if db_name else None
         if found is None and must_exist:
             written = ".".join(part for part in (table.catalog, table.db, table.name) if part)
@@ -399,7 +416,7 @@ class Translator:
                 "APP_NAME",
             ):
                 return Column("", "nvarchar", length=128)
-            if name in ("OBJECT_ID", "DB_ID", "SCHEMA_ID", "DATALENGTH"):
+            if name in ("OBJECT_ID", "DB_ID", "SCHEMA_ID", "DATALENGTH", "COLUMNPROPERTY"):
                 return Column("", "int")
             if name == "SERVERPROPERTY":
                 return Column("", "nvarchar", length=128)
@@ -508,7 +525,9 @@ class Translator:
                 return node
             return _literal(self.catalog.database(ctx.database) or ctx.database)
         if name == "SCHEMA_NAME":
-            return _literal("dbo")
+            if not args:
+                return _literal("dbo")  # the session user's default schema
+            return self._schema_name(args[0])
         if name in ("SUSER_SNAME", "SUSER_NAME", "USER_NAME"):
             self.cacheable = False
             return _literal(ctx.user if name != "USER_NAME" else "dbo")
@@ -523,11 +542,74 @@ class Translator:
             return _literal(names.index(wanted) + 1 if wanted in names else None)
         if name == "SCHEMA_ID":
             wanted = _constant(args[0]) if args else "dbo"
-            return _literal(1 if self.catalog.schema(ctx.database, wanted) else None)
+            return _literal(self.catalog.schema_id(ctx.database, wanted) if wanted else None)
         if name == "OBJECT_ID":
             self.cacheable = False
-            return _literal(self.object_id(_constant(args[0]), _constant(args[1]) if len(args) > 1 else None))
+            kind = _constant(args[1]) if len(args) > 1 else None
+            if _constant(args[0]) is None:
+                return self._object_id_lookup(args[0], kind)
+            return _literal(self.object_id(_constant(args[0]), kind))
+        if name == "COLUMNPROPERTY":
+            self.cacheable = False
+            return self._column_property(args)
         return node
+
+    def _schema_name(self, schema_id: exp.Expression) -> exp.Expression:
+        """SCHEMA_NAME(id) for a constant or a column (sys.objects.schema_id): NULL if unknown."""
+        database = self.catalog.database(self.context.database) or ""
+        names = {i: n for n, i in self.catalog.schema_ids.get(database.lower(), {}).items()}
+        spelled = {
+            **self.catalog.schemas.get(database.lower(), {}),
+            "information_schema": "INFORMATION_SCHEMA",
+        }
+        ifs = [
+            exp.If(this=exp.Literal.number(i), true=exp.Literal.string(spelled.get(n, n)))
+            for i, n in sorted(names.items())
+        ]
+        return exp.Case(this=schema_id, ifs=ifs) if ifs else exp.Null()
+
+    def _object_id_lookup(self, name: exp.Expression, kind: str | None) -> exp.Expression:
+        """OBJECT_ID(<column>): a CASE over every spelling of the current database's object names.
+
+        The catalog is read when the statement is translated, which is when it runs: the same
+        snapshot SQL Server's metadata functions see inside one statement.
+        """
+        database = self.catalog.database(self.context.database)
+        spellings: dict[str, int] = {}
+        for table in self.catalog.in_database(database or ""):
+            if kind and kind.strip().upper() != ("V" if table.kind == "view" else "U"):
+                continue
+            full = f"{table.schema}.{table.name}".lower()
+            spellings[f"{table.database}.{full}".lower()] = table.object_id
+            spellings[full] = table.object_id
+            if table.schema.lower() == "dbo":  # a one-part name resolves in the default schema
+                spellings[table.name.lower()] = table.object_id
+        if not spellings:
+            return exp.Null()
+        bare = exp.func("replace", exp.func("replace", exp.cast(name, "VARCHAR"), "'['", "''"), "']'", "''")
+        key = exp.Lower(this=bare)
+        ifs = [exp.If(this=exp.Literal.string(k), true=exp.Literal.number(v)) for k, v in spellings.items()]
+        return exp.Case(this=key, ifs=ifs)
+
+    def _column_property(self, args: list[exp.Expression]) -> exp.Expression:
+        """COLUMNPROPERTY(id, column, property): SQL Server's answer, NULL for unknown ids or names."""
+        wanted = (_constant(args[2]) or "").lower() if len(args) == 3 else ""
+        database = self.catalog.database(self.context.database)
+        answers: dict[str, int] = {}
+        for table in self.catalog.in_database(database or ""):
+            identity = table.defaults.get("__identity__", ())
+            for column_id, col in enumerate(table.columns, start=1):
+                value = _COLUMN_PROPERTIES.get(wanted, lambda *_: None)(table, col, column_id, identity)
+                if value is not None:
+                    answers[f"{table.object_id}.{col.name.lower()}"] = value
+        if not answers:
+            return exp.Null()
+        key = exp.DPipe(
+            this=exp.DPipe(this=exp.cast(args[0], "VARCHAR"), expression=exp.Literal.string(".")),
+            expression=exp.Lower(this=exp.cast(args[1], "VARCHAR")),
+        )
+        ifs = [exp.If(this=exp.Literal.string(k), true=exp.Literal.number(v)) for k, v in answers.items()]
+        return exp.Case(this=key, ifs=ifs)
 
     def object_id(self, name: str | None, kind: str | None) -> int | None:
         """OBJECT_ID('db.schema.name', 'U'|'V') as a number, or None."""
@@ -584,6 +666,15 @@ class Translator:
 
 
 _INTEGERS = {"int", "bigint", "smallint", "tinyint"}
+
+# COLUMNPROPERTY's properties the emulator can answer: (table, column, column_id, identity names)
+# -> int. Views have no identity or computed columns of their own, so SQL Server answers 0.
+_COLUMN_PROPERTIES = {
+    "isidentity": lambda t, c, i, ident: int(t.kind == "table" and c.name.lower() in ident),
+    "allowsnull": lambda t, c, i, ident: int(c.nullable),
+    "columnid": lambda t, c, i, ident: i,
+    "iscomputed": lambda t, c, i, ident: 0,
+}
 
 
 def _is_text(node: exp.Expression) -> bool:
