@@ -401,23 +401,23 @@ class Engine:
             self.catalog.databases[name.lower()] = name
             self.catalog.schemas[name.lower()] = {}
             self.catalog.schema_ids[name.lower()] = {}
-            for schema in ("dbo", "guest", "INFORMATION_SCHEMA", "sys"):
+            for schema in ("dbo", "guest", "INFORMATION_SCHEMA", "sys", *system_views.ROLE_SCHEMA_IDS):
                 self._register_schema(name, schema)
             self.catalog.bump()
 
     def _register_schema(self, database: str, schema: str) -> None:
         ids = self.catalog.schema_ids[database.lower()]
-        schema_id = (
-            system_views.BUILTIN_SCHEMA_IDS.get(schema.lower())
-            or max([system_views.FIRST_USER_SCHEMA_ID - 1, *ids.values()]) + 1
+        builtin = {**system_views.BUILTIN_SCHEMA_IDS, **system_views.ROLE_SCHEMA_IDS}
+        schema_id = builtin.get(schema.lower()) or 1 + max(
+            [system_views.FIRST_USER_SCHEMA_ID - 1, *(i for i in ids.values() if i < 16384)]
         )
         ids[schema.lower()] = schema_id
         self._ddl.execute(
             f'INSERT INTO "{database}".{INFO_SCHEMA}.sys_schemas VALUES (?, ?, ?)',
             list(system_views.schema_row(schema, schema_id)),
         )
-        if schema.lower() == "information_schema":
-            return  # answered from the __info tables; no DuckDB schema of that name
+        if schema.lower() == "information_schema" or schema.lower() in system_views.ROLE_SCHEMA_IDS:
+            return  # listed in sys.schemas only: no objects of the emulator's live there
         self.catalog.schemas[database.lower()][schema.lower()] = schema
         if schema.lower() != "dbo":
             self._ddl.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"."{schema}"')

@@ -15,6 +15,12 @@ from devtools.mssql_emulator.results import Column
 # Schema ids SQL Server gives the schemas every database starts with; user schemas follow.
 BUILTIN_SCHEMA_IDS = {"dbo": 1, "guest": 2, "information_schema": 3, "sys": 4}
 FIRST_USER_SCHEMA_ID = 5
+# The fixed database roles' schemas: listed in sys.schemas, never used by the emulator's objects.
+ROLE_SCHEMA_IDS = {
+    "db_owner": 16384, "db_accessadmin": 16385, "db_securityadmin": 16386, "db_ddladmin": 16387,
+    "db_backupoperator": 16389, "db_datareader": 16390, "db_datawriter": 16391,
+    "db_denydatareader": 16392, "db_denydatawriter": 16393,
+}  # fmt: skip
 
 SYS_SCHEMAS = [
     Column("name", "nvarchar", length=128, nullable=False),
@@ -152,8 +158,10 @@ def _precision_scale(col: Column) -> tuple[int, int]:
 
 
 def schema_row(schema: str, schema_id: int) -> tuple:
-    """The sys.schemas row of one schema (owned by dbo, principal 1, as SQL Server's are)."""
-    return (schema, schema_id, 1)
+    """The sys.schemas row of one schema: built-in ones are owned by the principal of the same
+    id (dbo, guest, INFORMATION_SCHEMA, sys, the roles), user schemas by dbo."""
+    builtin = schema.lower() in BUILTIN_SCHEMA_IDS or schema.lower() in ROLE_SCHEMA_IDS
+    return (schema, schema_id, schema_id if builtin else 1)
 
 
 def object_rows(table: TableDef, schema_id: int) -> dict[str, list[tuple]]:

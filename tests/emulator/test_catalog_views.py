@@ -190,7 +190,9 @@ def test_user_schemas_get_ids_from_5_and_appear_in_sys_schemas(session):
     list(engine.execute_batch(session, "CREATE SCHEMA stage"))
     list(engine.execute_batch(session, "CREATE TABLE stage.t (a int)"))
     assert one(engine, session, "SELECT SCHEMA_ID('stage')") == 5
-    assert rows(engine, session, "SELECT name, schema_id FROM sys.schemas ORDER BY schema_id") == [
+    assert rows(
+        engine, session, "SELECT name, schema_id FROM sys.schemas WHERE schema_id < 16384 ORDER BY 2"
+    ) == [
         ("dbo", 1),
         ("guest", 2),
         ("INFORMATION_SCHEMA", 3),
@@ -198,6 +200,15 @@ def test_user_schemas_get_ids_from_5_and_appear_in_sys_schemas(session):
         ("stage", 5),
     ]
     assert one(engine, session, "SELECT SCHEMA_NAME(schema_id) FROM sys.objects WHERE name = 't'") == "stage"
+
+
+def test_sys_schemas_lists_the_fixed_role_schemas_owned_by_themselves(engine, session):
+    got = rows(
+        engine, session, "SELECT name, schema_id, principal_id FROM sys.schemas WHERE schema_id >= 16384"
+    )
+    assert ("db_owner", 16384, 16384) in got and ("db_denydatawriter", 16393, 16393) in got
+    assert len(got) == 9
+    assert one(engine, session, "SELECT SCHEMA_NAME(16390)") == "db_datareader"
 
 
 # ---- sys.objects, sys.columns ----
