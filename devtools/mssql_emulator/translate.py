@@ -398,6 +398,8 @@ class Translator:
             if name in ("MS_DT2", "MS_TIME", "MS_DTO"):  # already rewritten casts
                 kind = {"MS_DT2": "datetime2", "MS_TIME": "time", "MS_DTO": "datetimeoffset"}[name]
                 return Column("", kind, scale=7)
+            if name in ("MS_DATE", "MS_DATETIME"):  # rewritten CAST(... AS date/datetime)
+                return Column("", "date" if name == "MS_DATE" else "datetime")
             if name == "GETDATE" or name == "GETUTCDATE":
                 return Column("", "datetime")
             if name in ("SYSDATETIME", "SYSUTCDATETIME"):
@@ -648,7 +650,7 @@ class Translator:
                 if styled is not None:
                     text, style_value = styled, None
             if style_value is not None:
-                text = _format_date(value, style_value) or text
+                text = _format_date(value, style_value, source_type) or text
             if col.length and col.length > 0:
                 return exp.func("left", text, exp.Literal.number(col.length))
             return text
@@ -765,11 +767,24 @@ _DATE_STYLES = {
 }
 
 
-def _format_date(value: exp.Expression, style: int) -> exp.Expression | None:
+def _format_date(value: exp.Expression, style: int, source: Column | None = None) -> exp.Expression | None:
     fmt = _DATE_STYLES.get(style)
     if fmt is None:
         return None
-    return exp.func("strftime", exp.cast(value, "TIMESTAMP"), exp.Literal.string(fmt))
+    kind = source.sql_type if source else None
+    if kind == "date" and style in (20, 120, 121, 126):
+        return exp.func("strftime", exp.cast(value, "DATE"), exp.Literal.string("%Y-%m-%d"))  # no time part
+    stamp = exp.cast(value, "TIMESTAMP")
+    if kind in ("datetime", "smalldatetime") and "%g" in fmt:
+        # A datetime holds 1/300 s ticks (.996667); SQL Server shows them rounded to .997.
+        stamp = exp.Add(
+            this=stamp, expression=exp.Interval(this=exp.Literal.string("500"), unit=exp.var("MICROSECOND"))
+        )
+    text = exp.func("strftime", stamp, exp.Literal.string(fmt))
+    if kind in ("datetime", "smalldatetime") and style == 126:
+        # Style 126 drops a zero millisecond fraction: 2026-12-11T00:00:00, not ...T00:00:00.000.
+        return exp.func("regexp_replace", text, exp.Literal.string(r"\.000$"), exp.Literal.string(""))
+    return text
 
 
 def to_duckdb(tree: exp.Expression) -> str:

@@ -374,3 +374,32 @@ def test_pymssql_reads_sys_views(catalog_objects):
     assert catalog_objects.fetchall() == [("V ", "VIEW", 3)]
     catalog_objects.execute("SELECT SCHEMA_NAME(schema_id), name FROM sys.schemas WHERE schema_id = 1")
     assert catalog_objects.fetchall() == [("dbo", "dbo")]
+
+
+# ---- CONVERT(varchar, <datetime/date>, 126): how pgloader reads dates ----
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "style", "expected"),
+    [
+        ("2027-02-15 23:59:59.997", "datetime", 126, "2027-02-15T23:59:59.997"),  # tick .996667 shows .997
+        ("2026-12-11 10:00:00.003", "datetime", 126, "2026-12-11T10:00:00.003"),
+        ("2026-12-11 00:00:00", "datetime", 126, "2026-12-11T00:00:00"),  # 126 drops a zero fraction
+        ("2026-12-11 00:00:00", "datetime", 121, "2026-12-11 00:00:00.000"),  # 121 keeps it
+        ("9999-12-31 23:59:59.997", "datetime", 121, "9999-12-31 23:59:59.997"),
+        ("2026-12-11", "date", 126, "2026-12-11"),  # a date has no time part to show
+        ("2026-12-11", "date", 121, "2026-12-11"),
+    ],
+)
+def test_convert_datetime_and_date_styles(engine, session, value, kind, style, expected):
+    sql = f"SELECT CONVERT(varchar(30), CAST('{value}' AS {kind}), {style})"
+    assert one(engine, session, sql) == expected
+
+
+def test_pymssql_convert_datetime_column_style_126(pymssql_connect):
+    cursor = pymssql_connect(autocommit=True).cursor()
+    cursor.execute(
+        "SELECT CONVERT(varchar(30), d, 126) FROM (SELECT CAST('2027-02-15 23:59:59.997' AS datetime) AS d "
+        "UNION ALL SELECT CAST('2026-12-11' AS datetime)) AS v ORDER BY 1"
+    )
+    assert cursor.fetchall() == [("2026-12-11T00:00:00",), ("2027-02-15T23:59:59.997",)]
