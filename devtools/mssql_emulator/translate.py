@@ -670,7 +670,9 @@ class Translator:
 _INTEGERS = {"int", "bigint", "smallint", "tinyint"}
 
 # COLUMNPROPERTY's properties the emulator can answer: (table, column, column_id, identity names)
-# -> int. Views have no identity or computed columns of their own, so SQL Server answers 0.
+# -> int. Other properties give NULL, as unknown ones do on SQL Server. The emulator has no
+# computed columns, and does not track a view column that passes a base table's identity column
+# through (SQL Server would say 1 there): view columns answer IsIdentity 0.
 _COLUMN_PROPERTIES = {
     "isidentity": lambda t, c, i, ident: int(t.kind == "table" and c.name.lower() in ident),
     "allowsnull": lambda t, c, i, ident: int(c.nullable),
