@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the demo and tests use, if they are missing.
-# PostgreSQL server binaries, FreeTDS's tsql, and Chromium for the browser test.
+# PostgreSQL server binaries, FreeTDS's tsql, Chromium for the browser test, and pgloader
+# (a benchmark contender, and proof that a third-party TDS tool reads the emulator).
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 command -v tsql >/dev/null || missing+=(freetds-bin)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v pgloader >/dev/null || missing+=(pgloader)
 command -v runuser >/dev/null || missing+=(util-linux)
 
 if [ ${#missing[@]} -eq 0 ]; then
