@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def target_checks(results: dict) -> list[tuple[str, str, str]]:
                     f"faster than every other contender at {size:,} rows",
                     "met" if sync["rows_per_second"] > fastest["rows_per_second"] else "not met",
                     f"sync {sync['rows_per_second']:,.0f} rows/s; fastest other: {LABELS[fastest['contender']]} "
-                    f"{fastest['rows_per_second']:,.0f} rows/s",
+                    f"{fastest['rows_per_second']:,.0f} rows/s" + _timed_out(results, size),
                 )
             )
     base = _find(results, "sync", 10_000, "re-sync") or _find(results, "sync", 10_000)
@@ -233,6 +234,19 @@ def target_checks(results: dict) -> list[tuple[str, str, str]]:
             )
         )
     return checks
+
+
+def _timed_out(results: dict, size: int) -> str:
+    """'; X timed out after N s (under R rows/s)' for contenders stopped by the timeout."""
+    parts = []
+    for m in results["measurements"]:
+        match = re.search(r"timed out after (\d+) s", m["error"] or "")
+        if m["size"] == size and not m["ok"] and match:
+            seconds = int(match.group(1))
+            parts.append(
+                f"{LABELS[m['contender']]} timed out after {seconds} s (under {size / seconds:,.0f} rows/s)"
+            )
+    return "".join(f"; {part}" for part in parts)
 
 
 def _read_paths(results: dict) -> list[str]:
