@@ -8,7 +8,6 @@ query is terminal, because retrying a missing view only delays the page to the o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from include.table_sync.conversions import source_expression
@@ -124,15 +123,6 @@ def check_result_columns(mapping: SyncMapping, description) -> None:
             (),
         )
         raise SchemaDriftError(mapping.source.qualified_name, difference)
-
-
-def stream_rows(cursor, batch_rows: int) -> Iterator[list[tuple]]:
-    """Yield batches of rows; the driver reads from the socket as we go."""
-    while True:
-        batch = cursor.fetchmany(batch_rows)
-        if not batch:
-            return
-        yield batch
 
 
 def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -> SyncError:
