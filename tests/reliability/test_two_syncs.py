@@ -229,7 +229,15 @@ def test_airflow_dags_test_beside_a_held_sync_waits_its_turn(stack):
     def held_sync() -> None:
         try:
             outcome["result"] = sync_once(
-                make_context(mapping, stack.mssql, stack.orders_dsn, run_id="held", log=held_log)
+                make_context(
+                    mapping,
+                    stack.mssql,
+                    stack.orders_dsn,
+                    run_id="held",
+                    log=held_log,
+                    # The stall must end before the query timeout does (30 s by default in tests).
+                    source_overrides={"timeout": 120},
+                )
             )
         except BaseException as exc:  # noqa: BLE001 - reported by the assertions below
             outcome["error"] = exc
