@@ -316,6 +316,8 @@ class Translator:
                 return None
         if isinstance(node, exp.National):
             return Column("", "nvarchar", length=max(len(node.name), 1))
+        if isinstance(node, exp.HexString):
+            return Column("", "varbinary", length=max(len(node.name) // 2, 1))
         if isinstance(node, exp.Literal):
             if node.is_string:
                 return Column("", "varchar", length=max(len(node.name), 1))
@@ -339,6 +341,16 @@ class Translator:
                 )
                 return Column("", "nvarchar" if wide else "varchar", length=length)
             return None
+        if isinstance(node, exp.Concat):
+            return _concat_type([self.infer(arg, sources) for arg in node.expressions])
+        if isinstance(node, exp.Replace):
+            inner = self.infer(node.this, sources)
+            if inner is None or inner.sql_type not in sqltypes.STRING_TYPES:
+                return None
+            wide = inner.sql_type.startswith("n")
+            # Not (max): the result may grow, so SQL Server types it at the 8,000-byte limit.
+            length = -1 if inner.length == -1 else (4000 if wide else 8000)
+            return Column("", "nvarchar" if wide else "varchar", length=length)
         if isinstance(node, exp.Neg):
             return self.infer(node.this, sources)
         if isinstance(node, (exp.Coalesce,)):
@@ -452,6 +464,19 @@ class Translator:
             sides = (self.infer(addition.this, sources), self.infer(addition.expression, sources))
             if any(side is not None and side.sql_type in sqltypes.STRING_TYPES for side in sides):
                 addition.meta["concat"] = True
+        for concat in list(tree.find_all(exp.Concat)):
+            self._prepare_concat(concat)
+        for replace_ in list(tree.find_all(exp.Replace)):
+            # REPLACE sees a char/nchar value with its padding, as SQL Server stores it.
+            select = replace_.find_ancestor(exp.Select)
+            typed = self.infer(replace_.this, self._sources(select) if select else {})
+            if typed is not None and typed.sql_type in _FIXED_TEXT:
+                replace_.this.replace(_cast_to(replace_.this.copy(), typed))
+        for cast in list(tree.find_all(exp.Cast, exp.TryCast, exp.Convert)):
+            # The converted value's T-SQL type, read before its own casts are rewritten.
+            value = cast.expression if isinstance(cast, exp.Convert) else cast.this
+            select = cast.find_ancestor(exp.Select)
+            cast.meta["source_type"] = self.infer(value, self._sources(select) if select else {})
         # Children first, so a rewritten outer node keeps its rewritten arguments.
         for node in reversed(list(tree.dfs())):
             replacement = self._rewrite_node(node)
@@ -496,11 +521,41 @@ class Translator:
             return exp.ILike(this=node.this, expression=node.expression)
         if isinstance(node, (exp.Cast, exp.TryCast, exp.Convert)):
             return self._rewrite_cast(node)
+        if isinstance(node, exp.Concat):
+            result = node.meta.get("sql_type")
+            if result is not None and result.length != -1:
+                # Without a (max) argument SQL Server cuts the result at 8,000 bytes.
+                limit = 4000 if result.sql_type == "nvarchar" else 8000
+                return exp.func("left", node, exp.Literal.number(limit))
+            return node
         if isinstance(node, exp.Add) and (
             node.meta.get("concat") or _is_text(node.this) or _is_text(node.expression)
         ):
             return exp.DPipe(this=node.this, expression=node.expression)
         return node
+
+    def _prepare_concat(self, node: exp.Concat) -> None:
+        """Check CONCAT's argument count, note its result type, make implicit conversions explicit.
+
+        Runs before any rewriting, while the arguments still carry their T-SQL types: an
+        argument that is not text (bit, uniqueidentifier, money, ...) is wrapped in the
+        CAST(... AS varchar(max)) SQL Server applies implicitly, so it renders as SQL Server's
+        text ('1', not DuckDB's 'true').
+        """
+        arguments = node.expressions
+        if not 2 <= len(arguments) <= 254:
+            raise SqlServerError(189, "The concat function requires 2 to 254 arguments.", 15)
+        select = node.find_ancestor(exp.Select)
+        sources = self._sources(select) if select else {}
+        types = [self.infer(arg, sources) for arg in arguments]
+        node.meta["sql_type"] = _concat_type(types)
+        for arg, typed in zip(arguments, types, strict=True):
+            if typed is None or typed.sql_type in ("varchar", "nvarchar"):
+                continue
+            if typed.sql_type in _FIXED_TEXT:  # keeps its padding
+                arg.replace(_cast_to(arg.copy(), typed))
+            else:
+                arg.replace(_cast_to(arg.copy(), Column("", "varchar", length=-1)))
 
     def _rewrite_function(self, node: exp.Anonymous) -> exp.Expression:
         name = node.name.upper()
@@ -643,16 +698,25 @@ class Translator:
         t = col.sql_type
         if t in sqltypes.STRING_TYPES:
             text = exp.cast(value, "VARCHAR")
-            select = node.find_ancestor(exp.Select)
-            source_type = self.infer(value, self._sources(select) if select else {})
+            if "source_type" in node.meta:
+                source_type = node.meta["source_type"]
+            else:
+                select = node.find_ancestor(exp.Select)
+                source_type = self.infer(value, self._sources(select) if select else {})
             if source_type and source_type.sql_type in sqltypes.TICK_TYPES and style_value is not None:
                 styled = _tick_text(text, source_type, style_value)
                 if styled is not None:
                     text, style_value = styled, None
+            elif source_type and source_type.sql_type in _TEXT_OF:
+                text, style_value = _TEXT_OF[source_type.sql_type](value, style_value), None
             if style_value is not None:
                 text = _format_date(value, style_value, source_type) or text
+            if source_type and source_type.sql_type in _FIXED_TEXT and (source_type.length or 0) > 0:
+                # char/nchar are stored unpadded here (the padding is added on output).
+                text = _rpad(text, source_type.length)
             if col.length and col.length > 0:
-                return exp.func("left", text, exp.Literal.number(col.length))
+                text = exp.func("left", text, exp.Literal.number(col.length))
+                return _rpad(text, col.length) if t in _FIXED_TEXT else text
             return text
         if t in ("datetime2", "time", "datetimeoffset"):
             macro = {"datetime2": "ms_dt2", "time": "ms_time", "datetimeoffset": "ms_dto"}[t]
@@ -668,6 +732,138 @@ class Translator:
 
 
 _INTEGERS = {"int", "bigint", "smallint", "tinyint"}
+_FIXED_TEXT = {"char", "nchar"}
+
+
+def _rpad(text: exp.Expression, length: int) -> exp.Expression:
+    return exp.func("rpad", text, exp.Literal.number(length), exp.Literal.string(" "))
+
+
+def _cast_to(value: exp.Expression, col: Column) -> exp.Cast:
+    """A T-SQL CAST of ``value`` to ``col``'s type, rewritten later like one the query wrote."""
+    return exp.Cast(this=value, to=exp.DataType.build(sqltypes.declaration(col), dialect="tsql"))
+
+
+# How long the text of a non-text CONCAT argument can be (it only sizes the declared result).
+_IMPLICIT_TEXT_LENGTH = {
+    "int": 12,
+    "bigint": 20,
+    "smallint": 6,
+    "tinyint": 3,
+    "bit": 1,
+    "money": 30,
+    "float": 30,
+    "real": 30,
+    "uniqueidentifier": 36,
+    "date": 10,
+    "datetime": 23,
+    "datetime2": 27,
+    "time": 16,
+    "datetimeoffset": 34,
+}
+
+
+def _concat_type(arguments: list[Column | None]) -> Column:
+    """CONCAT's result type from its arguments' (docs: CONCAT, "Return types").
+
+    Any nvarchar(max) argument, or varchar(max)/varbinary(max) next to any nvarchar, gives
+    nvarchar(max); varchar(max) alone gives varchar(max); otherwise nvarchar up to 4,000 if
+    any argument is nvarchar, else varchar up to 8,000. An argument whose type is unknown is
+    taken as nvarchar(4000), the widest guess that still truncates.
+    """
+    wide, unbounded, total = False, False, 0
+    for arg in arguments:
+        if arg is None:
+            wide, total = True, total + 4000
+            continue
+        kind = arg.sql_type
+        if kind in ("nvarchar", "nchar"):
+            wide = True
+        if kind in sqltypes.STRING_TYPES or kind == "varbinary":
+            length = arg.length if arg.length is not None else 1
+            if length == -1:
+                unbounded = True
+            total += length * (2 if kind == "varbinary" else 1)
+        elif kind in ("decimal", "numeric"):
+            total += (arg.precision or 18) + 2
+        else:
+            total += _IMPLICIT_TEXT_LENGTH.get(kind, 30)
+    if unbounded:
+        return Column("", "nvarchar" if wide else "varchar", length=-1)
+    return Column("", "nvarchar" if wide else "varchar", length=max(1, min(total, 4000 if wide else 8000)))
+
+
+# CONVERT/CAST of these types to text, as SQL Server writes them: (value, style) -> DuckDB text.
+def _float_text(digits: int):
+    """float/real styles 1, 2, 3: always scientific, ``digits`` significant, a 3-digit exponent.
+
+    Style 0 (and CAST) keep DuckDB's shortest round-trip text: SQL Server's 6-digit style 0
+    is not emulated.
+    """
+
+    def render(value: exp.Expression, style: int | None) -> exp.Expression:
+        wanted = {1: 8, 2: 16, 3: digits}.get(style)
+        if wanted is None:
+            return exp.cast(value, "VARCHAR")
+        text = exp.func("printf", exp.Literal.string(f"%.{wanted - 1}e"), exp.cast(value, "DOUBLE"))
+        # C and DuckDB write at least two exponent digits, SQL Server always three: e-001.
+        return exp.func(
+            "regexp_replace", text, exp.Literal.string(r"e([+-])(\d\d)$"), exp.Literal.string(r"e\10\2")
+        )
+
+    return render
+
+
+def _money_text(value: exp.Expression, style: int | None) -> exp.Expression:
+    """money styles: 0 two decimals (rounded), 1 also thousands commas, 2 and 126 four decimals."""
+    if style in (2, 126):
+        return exp.cast(value, "VARCHAR")
+    # exp.cast() would skip a cast of a value already cast to another DECIMAL(p,s).
+    cents = exp.Cast(this=value, to=exp.DataType.build("DECIMAL(19,2)", dialect="duckdb"))
+    if style != 1:
+        return exp.cast(cents, "VARCHAR")
+    # DuckDB's format() would pass a DECIMAL through a double: group the whole part as BIGINT.
+    sign = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.LT(this=cents.copy(), expression=exp.Literal.number(0)), true=exp.Literal.string("-")
+            )
+        ],
+        default=exp.Literal.string(""),
+    )
+    whole = exp.func(
+        "format",
+        exp.Literal.string("{:,}"),
+        exp.cast(exp.func("trunc", exp.Abs(this=cents.copy())), "BIGINT"),
+    )
+    fraction = exp.func("right", exp.cast(cents.copy(), "VARCHAR"), exp.Literal.number(2))
+    return exp.DPipe(
+        this=exp.DPipe(this=sign, expression=whole),
+        expression=exp.DPipe(this=exp.Literal.string("."), expression=fraction),
+    )
+
+
+def _binary_text(value: exp.Expression, style: int | None) -> exp.Expression:
+    """varbinary style 1: 0x and upper-case hex digits; 2: the digits alone.
+
+    Style 0 (the bytes read as characters of the code page) is not emulated: DuckDB's
+    escaped text of the bytes comes back, as before.
+    """
+    if style == 1:
+        return exp.DPipe(this=exp.Literal.string("0x"), expression=exp.func("hex", value))
+    if style == 2:
+        return exp.func("hex", value)
+    return exp.cast(value, "VARCHAR")
+
+
+_TEXT_OF = {
+    "bit": lambda value, style: exp.cast(exp.cast(value, "INTEGER"), "VARCHAR"),  # '1', not 'true'
+    "uniqueidentifier": lambda value, style: exp.Upper(this=exp.cast(value, "VARCHAR")),
+    "float": _float_text(17),
+    "real": _float_text(9),
+    "money": _money_text,
+    "varbinary": _binary_text,
+}
 
 # COLUMNPROPERTY's properties the emulator can answer: (table, column, column_id, identity names)
 # -> int. Other properties give NULL, as unknown ones do on SQL Server. The emulator has no
