@@ -49,8 +49,9 @@ def create_raw_table_statement(mapping: SyncMapping, tables: StagingTables) -> s
 
 
 def copy_raw_statement(mapping: SyncMapping, tables: StagingTables) -> sql.Composed:
+    """COPY of the lines source.csv_line_statement renders: CSV, columns in mapping order."""
     columns = sql.SQL(", ").join(sql.Identifier(c.source) for c in mapping.columns)
-    return sql.SQL("COPY {} ({}) FROM STDIN").format(tables.raw_id, columns)
+    return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(tables.raw_id, columns)
 
 
 def _raw(column) -> sql.Identifier:
@@ -58,10 +59,15 @@ def _raw(column) -> sql.Identifier:
 
 
 def invalid_predicates(mapping: SyncMapping) -> list[tuple[str, sql.Composable]]:
-    """(source column, predicate true for values its conversion cannot load)."""
+    """(source column, predicate true for values its conversion cannot load).
+
+    Checks that no value of the declared source type can fail are left out; a custom query's
+    types are not verified against the catalog, so all of its checks run.
+    """
     predicates = []
     for column in mapping.columns:
-        predicate = CONVERSIONS[column.conversion].invalid(_raw(column), column.target_type)
+        declared = column.source_type if mapping.source.query is None else None
+        predicate = CONVERSIONS[column.conversion].invalid(_raw(column), column.target_type, declared)
         if predicate is not None:
             predicates.append((column.source, predicate))
     return predicates
