@@ -36,6 +36,7 @@ QUICK_SIZES = (5_000, 100_000)
 ALL_CONTENDERS = (
     "fetch_only",
     "fetch_only_fetchmany",
+    "fetch_only_lines",
     "copy_only",
     "sync",
     "airflow_dags_test",
@@ -139,9 +140,14 @@ class Bench:
         dsn = self._fresh_database(size)
         # The sync's first load goes first and meets the cold source: the emulator caches a
         # repeated query's result, so every later contender (and the sync's re-sync, the
-        # figure compared) reads the same warm source.
+        # figure compared) reads a warm source.
         if self._wanted("sync", size):
             self._run_sync(size, dsn, "first load")
+        if any(self._wanted(name, size) for name in self.session.contenders if name != "sync"):
+            # The sync reads the view as CSV lines (a query of its own); the limits and the other
+            # contenders read it column by column, so that query is warmed too, unmeasured.
+            warm = self._run_worker("fetch_only", size, dsn, table=None, run="warm-up")
+            log.info("warmed the column-by-column query in %.1f s", warm.wall_seconds or 0)
         for name in self.session.contenders:
             if not self._wanted(name, size):
                 continue

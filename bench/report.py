@@ -24,6 +24,7 @@ LABELS = {
     "pgloader": "pgloader (FreeTDS)",
     "fetch_only": "limit: fetch only (pymssql, iterate)",
     "fetch_only_fetchmany": "limit: fetch only (pymssql, fetchmany)",
+    "fetch_only_lines": "fetch only, the sync's CSV-line query (pymssql)",
     "copy_only": "limit: COPY only (psycopg, rows in memory)",
 }
 # Which run of each contender the chart and the comparisons use: the re-sync a schedule repeats.

@@ -96,6 +96,24 @@ def fetch_only_fetchmany(spec: dict) -> dict:
     return _timed(work)
 
 
+@contender("fetch_only_lines")
+def fetch_only_lines(spec: dict) -> dict:
+    """The sync's own read: the view rendered as one CSV line per row, fetched and dropped."""
+    mapping = _mapping()
+    query = sqlserver.csv_line_statement(mapping)
+
+    def work() -> dict:
+        rows = 0
+        with contextlib.closing(_source(spec)) as conn:
+            cursor = conn.cursor()
+            cursor.execute(query)
+            while batch := cursor.fetchmany(mapping.thresholds.batch_rows):
+                rows += len(batch)
+        return {"rows": rows}
+
+    return _timed(work)
+
+
 def _raw_table_ddl(mapping, table: sql.Identifier) -> sql.Composed:
     from include.table_sync.conversions import raw_type
 
