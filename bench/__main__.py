@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         "--reload-timeout",
         type=float,
         default=600,
-        help="seconds GenericTransfer or the seed's way may run (a timeout is recorded)",
+        help="seconds GenericTransfer, the seed's way or pgloader may run (a timeout is recorded)",
     )
     parser.add_argument("--note", default="", help="a sentence for the report (how this run was made)")
     parser.add_argument("--results", type=Path, default=report.RESULTS_PATH)

@@ -359,7 +359,8 @@ class Bench:
                 [binary, "--root-dir", str(workdir / "log"), str(load_file)],
                 env,
                 str(workdir),
-                self.session.timeout,
+                # A full reload like GenericTransfer's: the same cap, recorded as a timeout.
+                self.session.reload_timeout,
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
