@@ -78,40 +78,31 @@ def fetch_only(spec: dict) -> dict:
     return _timed(work)
 
 
-@contender("fetch_only_fetchmany")
-def fetch_only_fetchmany(spec: dict) -> dict:
-    """The same read with ``fetchmany(batch_rows)``, to compare the two pymssql read paths."""
-    mapping = _mapping()
-    query = sqlserver.select_statement(mapping)
-
+def _fetchmany_and_drop(spec: dict, query: str, batch_rows: int) -> dict:
     def work() -> dict:
         rows = 0
         with contextlib.closing(_source(spec)) as conn:
             cursor = conn.cursor()
             cursor.execute(query)
-            while batch := cursor.fetchmany(mapping.thresholds.batch_rows):
+            while batch := cursor.fetchmany(batch_rows):
                 rows += len(batch)
         return {"rows": rows}
 
     return _timed(work)
+
+
+@contender("fetch_only_fetchmany")
+def fetch_only_fetchmany(spec: dict) -> dict:
+    """The same read with ``fetchmany(batch_rows)``, to compare the two pymssql read paths."""
+    mapping = _mapping()
+    return _fetchmany_and_drop(spec, sqlserver.select_statement(mapping), mapping.thresholds.batch_rows)
 
 
 @contender("fetch_only_lines")
 def fetch_only_lines(spec: dict) -> dict:
     """The sync's own read: the view rendered as one CSV line per row, fetched and dropped."""
     mapping = _mapping()
-    query = sqlserver.csv_line_statement(mapping)
-
-    def work() -> dict:
-        rows = 0
-        with contextlib.closing(_source(spec)) as conn:
-            cursor = conn.cursor()
-            cursor.execute(query)
-            while batch := cursor.fetchmany(mapping.thresholds.batch_rows):
-                rows += len(batch)
-        return {"rows": rows}
-
-    return _timed(work)
+    return _fetchmany_and_drop(spec, sqlserver.csv_line_statement(mapping), mapping.thresholds.batch_rows)
 
 
 def _raw_table_ddl(mapping, table: sql.Identifier) -> sql.Composed:
