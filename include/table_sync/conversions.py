@@ -30,7 +30,7 @@ _NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
 
 
 def raw_type(source_type: SqlServerType) -> str:
-    """The PostgreSQL type that holds a source value exactly as the driver returns it."""
+    """The PostgreSQL type of the raw staging column: it reads the text the server renders (source_text)."""
     name = source_type.name
     if source_type.is_text or name in {"datetime2", "datetimeoffset", "time"}:
         # datetime2/time/datetimeoffset are read as text (see source_expression): 100 ns ticks

@@ -1,7 +1,7 @@
 """Per-attempt staging tables in PostgreSQL and the SQL that fills and converts them.
 
 Each attempt owns two UNLOGGED tables in the ``table_sync`` schema, named after the target and
-the attempt id: ``<table>_a<id>_raw`` holds source values exactly as the driver returned them,
+the attempt id: ``<table>_a<id>_raw`` holds source values exactly as the server rendered them,
 ``<table>_a<id>`` the converted snapshot that validate checks and replace applies. They are
 ordinary tables (not TEMP) so that the three tasks may run in different processes or workers.
 The functions returning statements are pure, so tests can read exactly what will run.
