@@ -209,3 +209,80 @@ def test_more_columns_than_one_concat_takes(mssql, orders_db, tmp_path):
     with psycopg.connect(orders_db) as conn:
         row = conn.execute("SELECT " + ", ".join(n.lower() for n in names) + " FROM public.many").fetchone()
     assert list(row) == [f"v{i}" for i in range(140)]
+
+
+def test_every_other_source_type_round_trips_through_its_text(mssql, orders_db, tmp_path):
+    # Each type is rendered by a CONVERT style (conversions.source_text) and read back by
+    # PostgreSQL's input function for the raw column: the value must survive exactly.
+    columns = {
+        # name: (SQL Server type, target type, value as inserted, value PostgreSQL must hold)
+        "Big": ("bigint", "bigint", -9223372036854775808, -9223372036854775808),
+        "Small": ("smallint", "smallint", -32768, -32768),
+        "Tiny": ("tinyint", "smallint", 255, 255),
+        "Cash": (
+            "money",
+            "numeric(19,4)",
+            Decimal("-922337203685477.5808"),
+            Decimal("-922337203685477.5808"),
+        ),
+        "Ratio": ("float", "double precision", 0.1, 0.1),
+        "Huge": ("float", "double precision", -2.5e-300, -2.5e-300),
+        "Single": ("real", "real", 0.1, 0.1),  # read back as the same 32-bit value
+        "Legacy": (
+            "datetime",
+            "timestamp(6)",
+            "2026-11-29 23:59:59.997",
+            dt.datetime(2026, 11, 29, 23, 59, 59, 997000),
+        ),
+        # The target types the mapping allows hold these as text, in PostgreSQL's spelling.
+        "Guid": (
+            "uniqueidentifier",
+            "text",
+            "6F9619FF-8B86-D011-B42D-00C04FC964FF",
+            "6f9619ff-8b86-d011-b42d-00c04fc964ff",
+        ),
+        "Blob": ("varbinary(8)", "text", b'\x00\x0a\xff,"', "\\x000aff2c22"),
+    }
+    names = list(columns)
+    with source_connection(mssql) as conn:
+        _create(
+            conn,
+            [
+                "IF OBJECT_ID(N'dbo.vwTyped', N'V') IS NOT NULL DROP VIEW dbo.vwTyped",
+                "IF OBJECT_ID(N'dbo.Typed', N'U') IS NOT NULL DROP TABLE dbo.Typed",
+                "CREATE TABLE dbo.Typed (Id nvarchar(4) NOT NULL, "
+                + ", ".join(f"{n} {columns[n][0]}" for n in names)
+                + ")",
+                "CREATE VIEW dbo.vwTyped AS SELECT Id, " + ", ".join(names) + " FROM dbo.Typed",
+            ],
+        )
+        cursor = conn.cursor()
+        placeholders = ", ".join(["%s"] * (len(names) + 1))
+        cursor.execute(
+            f"INSERT INTO dbo.Typed VALUES ({placeholders})", ("T1", *[columns[n][2] for n in names])
+        )
+        cursor.execute("INSERT INTO dbo.Typed (Id) VALUES (%s)", ("T2",))
+    entries = [
+        "{source: Id, source_type: nvarchar(4), target: id_text, target_type: varchar(4), "
+        "conversion: trim, nullable: false}"
+    ]
+    entries += [
+        f'{{source: {n}, source_type: "{columns[n][0]}", target: {n.lower()}, target_type: "{columns[n][1]}", '
+        "conversion: none, nullable: true}"
+        for n in names
+    ]
+    mapping = load_mapping(_mapping_file(tmp_path, "typed", "vwTyped", "Id", entries))
+
+    sync_once(make_context(mapping, mssql, orders_db, run_id="typed-1"))
+
+    with psycopg.connect(orders_db) as conn:
+        select = "SELECT " + ", ".join(n.lower() for n in names) + " FROM public.typed WHERE id_text = %s"
+        full = conn.execute(select, ("T1",)).fetchone()
+        empty = conn.execute(select, ("T2",)).fetchone()
+    for name, got in zip(names, full, strict=True):
+        want = columns[name][3]
+        if name == "Single":
+            assert abs(got - want) < 1e-8, (name, got)
+        else:
+            assert got == want, (name, got)
+    assert empty == (None,) * len(names)
