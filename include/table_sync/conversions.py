@@ -219,7 +219,22 @@ _FLAG_INVALID = "coalesce(rtrim({raw}), '') NOT IN ('X', '')"
 # datetime2 text from CONVERT(..., 121): 'YYYY-MM-DD hh:mm:ss.fffffff'. Truncating the text to
 # 26 characters drops the 7th digit: truncation, never rounding, and 9999-12-31 stays in range.
 _DATETIME2_PATTERN = r"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}} [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(\.[0-9]{{1,7}})?$"
-_DATETIME2_INVALID = "({raw} IS NOT NULL AND {raw} !~ " + "'" + _DATETIME2_PATTERN + "')"
+# The shape, then the calendar and the clock, so that no cast in the conversion can raise.
+_DATETIME2_INVALID = (
+    """CASE
+  WHEN {raw} IS NULL THEN false
+  WHEN {raw} !~ '"""
+    + _DATETIME2_PATTERN
+    + """' THEN true
+  WHEN substr({raw}, 1, 4) = '0000' OR substr({raw}, 6, 2)::int NOT BETWEEN 1 AND 12 THEN true
+  WHEN substr({raw}, 12, 2)::int > 23 OR substr({raw}, 15, 2)::int > 59
+       OR substr({raw}, 18, 2)::int > 59 THEN true
+  WHEN substr({raw}, 9, 2)::int BETWEEN 1 AND 28 THEN false
+  ELSE substr({raw}, 9, 2)::int NOT BETWEEN 1 AND extract(day FROM
+       make_date(substr({raw}, 1, 4)::int, substr({raw}, 6, 2)::int, 1)
+       + interval '1 month' - interval '1 day')::int
+END"""
+)
 
 
 def _template(text: str) -> Callable[[Expr, str], Expr]:

@@ -18,7 +18,13 @@ from include.table_sync.sqlserver_types import SqlServerType
 
 INVALID = object()  # expected outcome: the value is reported, never loaded
 # Raw text a verified datetime2 column cannot carry: the server renders it (CONVERT style 121).
-IMPOSSIBLE_FROM_A_VERIFIED_COLUMN = {"not a time"}
+IMPOSSIBLE_FROM_A_VERIFIED_COLUMN = {
+    "not a time",
+    "2026-02-30 00:00:00.0000000",
+    "2026-13-01 00:00:00",
+    "2026-11-29 24:00:00.0000000",
+    "0000-01-01 00:00:00",
+}
 
 CASES = [
     # conversion, source type, target type, raw value, expected
@@ -88,6 +94,17 @@ CASES = [
     ("datetime2_to_us", "datetime2(7)", "timestamp(6)", "0001-01-01 00:00:00.0000000", dt.datetime(1, 1, 1)),
     ("datetime2_to_us", "datetime2(7)", "timestamp(6)", None, None),
     ("datetime2_to_us", "datetime2(7)", "timestamp(6)", "not a time", INVALID),
+    ("datetime2_to_us", "datetime2(7)", "timestamp(6)", "2026-02-30 00:00:00.0000000", INVALID),
+    ("datetime2_to_us", "datetime2(7)", "timestamp(6)", "2026-13-01 00:00:00", INVALID),
+    ("datetime2_to_us", "datetime2(7)", "timestamp(6)", "2026-11-29 24:00:00.0000000", INVALID),
+    ("datetime2_to_us", "datetime2(7)", "timestamp(6)", "0000-01-01 00:00:00", INVALID),
+    (
+        "datetime2_to_us",
+        "datetime2(7)",
+        "timestamp(6)",
+        "2024-02-29 23:59:59.5",
+        dt.datetime(2024, 2, 29, 23, 59, 59, 500000),
+    ),
     ("none", "decimal(15,3)", "numeric(15,3)", Decimal("999999999999.999"), Decimal("999999999999.999")),
     ("none", "decimal(15,3)", "numeric(15,3)", Decimal("-12.500"), Decimal("-12.500")),
     ("none", "decimal(16,3)", "numeric(15,3)", Decimal("1000000000000.000"), INVALID),
