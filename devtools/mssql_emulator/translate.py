@@ -709,6 +709,8 @@ class Translator:
                     text, style_value = styled, None
             elif source_type and source_type.sql_type in _TEXT_OF:
                 text, style_value = _TEXT_OF[source_type.sql_type](value, style_value), None
+            if source_type and source_type.sql_type in sqltypes.STRING_TYPES:
+                style_value = None  # text to text: SQL Server ignores the style
             if style_value is not None:
                 text = _format_date(value, style_value, source_type) or text
             if source_type and source_type.sql_type in _FIXED_TEXT and (source_type.length or 0) > 0:

@@ -201,6 +201,9 @@ def test_text_columns_become_quoted_csv_fields(cursor, column, stored):
         ("CONVERT(varchar(30), 0x0AFF, 1)", "0x0AFF"),
         ("CAST(CAST(1 AS bit) AS varchar(5))", "1"),
         ("CAST(N'ab' AS nchar(4)) + N'|'", "ab  |"),
+        # Text to text: the style is ignored, even for text that is no date at all.
+        ("CONVERT(varchar(27), N'2026-02-30 10:00:00.0000000', 121)", "2026-02-30 10:00:00.0000000"),
+        ("CONVERT(varchar(10), N'not a date', 23)", "not a date"),
     ],
 )
 def test_other_styles_of_the_same_types(cursor, expression, expected):
