@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from include.table_sync import source as sqlserver
+from include.table_sync.errors import ConversionError
 from include.table_sync.mapping import load_mapping
 from include.table_sync.pipeline import sync_once
 from tests.sync.support import make_context, source_connection
@@ -286,3 +287,42 @@ def test_every_other_source_type_round_trips_through_its_text(mssql, orders_db, 
         else:
             assert got == want, (name, got)
     assert empty == (None,) * len(names)
+
+
+def test_a_custom_query_gets_every_check_and_bad_text_is_named(mssql, orders_db, tmp_path):
+    # A custom query's column types are not verified against the catalog, so a column declared
+    # datetime2 may carry any text; a day that does not exist must be named, not loaded.
+    with source_connection(mssql) as conn:
+        _create(
+            conn,
+            [
+                "IF OBJECT_ID(N'dbo.Stamps', N'U') IS NOT NULL DROP TABLE dbo.Stamps",
+                "CREATE TABLE dbo.Stamps (Id nvarchar(4) NOT NULL, Stamp nvarchar(27))",
+                "INSERT INTO dbo.Stamps VALUES (N'S1', N'2026-11-29 10:00:00.0000000'), "
+                "(N'S2', N'2026-02-30 10:00:00.0000000')",
+            ],
+        )
+    path = tmp_path / "stamps.yaml"
+    path.write_text(
+        "name: stamps\n"
+        "source: {conn_id: mssql_sap, database: ProcessStatus, schema: dbo, object: Stamps,\n"
+        "         query: 'SELECT Id, Stamp FROM dbo.Stamps'}\n"
+        "target: {conn_id: postgres_orders, schema: public, table: stamps}\n"
+        "thresholds: {min_rows: 1, max_shrink: 0.5}\n"
+        "key: [Id]\n"
+        "columns:\n"
+        "  - {source: Id, source_type: nvarchar(4), target: id_text, target_type: varchar(4), "
+        "conversion: trim, nullable: false}\n"
+        "  - {source: Stamp, source_type: datetime2(7), target: stamp, target_type: timestamp(6), "
+        "conversion: datetime2_to_us, nullable: true}\n"
+    )
+    mapping = load_mapping(str(path))
+
+    with pytest.raises(ConversionError) as failure:
+        sync_once(make_context(mapping, mssql, orders_db, run_id="stamps-1"))
+
+    message = str(failure.value)
+    assert "S2" in message and "Stamp" in message and "2026-02-30 10:00:00.0000000" in message
+    assert "S1" not in message
+    with psycopg.connect(orders_db) as conn:
+        assert conn.execute("SELECT count(*) FROM public.stamps").fetchone()[0] == 0
