@@ -7,41 +7,17 @@ for each target these sizes can judge.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from bench.harness import ALL_CONTENDERS, QUICK_SIZES
-from tests.conftest import REPO_ROOT
+from tests.bench_support import run_bench_session
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench-quick")
-    paths = {
-        "results": out / "results.json",
-        "report": out / "benchmarks.md",
-        "chart": out / "images" / "bench-rows-per-second.png",
-    }
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--quick",
-            *(arg for name, path in paths.items() for arg in (f"--{name}", str(path))),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return paths, json.loads(paths["results"].read_text())
+    return run_bench_session(tmp_path_factory.mktemp("bench-quick"), "--quick", timeout=1200)
 
 
 def test_every_contender_ran_at_every_quick_size(quick_run):

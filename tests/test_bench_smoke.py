@@ -6,13 +6,9 @@ it claims to: rows read and written, a peak RSS, WAL, the reader's latencies, th
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.bench_support import run_bench_session
 
 ROWS = 2000
 
@@ -21,32 +17,16 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench")
-    paths = {
-        "results": out / "results.json",
-        "report": out / "benchmarks.md",
-        "chart": out / "images" / "bench-rows-per-second.png",
-    }
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--sizes",
-            str(ROWS),
-            "--contenders",
-            "fetch_only,fetch_only_lines,sync",
-            "--timeout",
-            "300",
-            *(arg for name, path in paths.items() for arg in (f"--{name}", str(path))),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+    return run_bench_session(
+        tmp_path_factory.mktemp("bench"),
+        "--sizes",
+        str(ROWS),
+        "--contenders",
+        "fetch_only,fetch_only_lines,sync",
+        "--timeout",
+        "300",
         timeout=600,
     )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    return paths, json.loads(paths["results"].read_text())
 
 
 def _runs(results, contender):
