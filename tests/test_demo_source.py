@@ -30,12 +30,12 @@ from devtools.demo_source import (
     seed_source,
 )
 from devtools.demo_source.generate import (
-    _built_ahead,
     insert_statements,
     script_batches,
     sql_literal,
 )
 from devtools.demo_source.rows import DATETIME2_SENTINEL
+from include.table_sync.transfer import read_ahead
 
 CONTRACT = Path("/work/shared/contract/vwZSDOrder_Advanced.csv")
 REPO = Path(__file__).resolve().parents[1]
@@ -144,14 +144,14 @@ def test_literals_are_exact_and_unicode_safe():
         sql_literal(1.5)
 
 
-def test_statements_built_ahead_arrive_in_order_and_errors_reach_the_caller():
-    assert list(_built_ahead(iter(range(100)), depth=2)) == list(range(100))
+def test_statements_read_ahead_arrive_in_order_and_errors_reach_the_caller():
+    assert list(read_ahead(iter(range(100)), depth=2)) == list(range(100))
 
     def failing():
         yield 1
         raise ValueError("bad row 2")
 
-    built = _built_ahead(failing())
+    built = read_ahead(failing(), depth=4)
     assert next(built) == 1
     with pytest.raises(ValueError, match="bad row 2"):
         next(built)
@@ -165,7 +165,7 @@ def test_a_caller_that_stops_early_stops_the_builder():
             produced.append(len(produced))
             yield produced[-1]
 
-    built = _built_ahead(endless(), depth=2)
+    built = read_ahead(endless(), depth=2)
     assert next(built) == 0
     built.close()  # what a failing cursor.execute does to the loop
     settled = len(produced)

@@ -13,11 +13,9 @@ import argparse
 import datetime as dt
 import logging
 import os
-import queue
 import random
 import re
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from devtools.demo_source.rows import (
     build_row,
     generate_rows,
 )
+from include.table_sync.transfer import read_ahead
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +129,12 @@ def seed_source(conn, rows: int, seed: int, start: int = 0) -> int:
     progress = _SeedProgress(rows)
     cursor = conn.cursor()
     pending = 0
-    statements = _built_ahead(insert_statements(generate_rows(rows, seed, start)))
+    # Generating and formatting 1,000 rows costs half as much CPU as the emulator spends storing
+    # them; pymssql releases the GIL while it waits for the server, so with two cores a thread
+    # building the next statements is hidden behind the server's work.
+    statements = read_ahead(
+        insert_statements(generate_rows(rows, seed, start)), depth=4, name="demo-source-builder"
+    )
     while (built := progress.timed_build(next, statements, None)) is not None:
         statement, count = built
         progress.timed_server(cursor.execute, statement)
@@ -186,43 +190,6 @@ class _SeedProgress:
         elapsed = time.perf_counter() - self.started
         rate = self.inserted / elapsed if elapsed else 0.0
         log.info("seeded %d/%d rows in %.1f s (%.0f rows/s)", self.inserted, self.total, elapsed, rate)
-
-
-def _built_ahead(items: Iterator, depth: int = 4) -> Iterator:
-    """Yield from ``items`` while a thread builds the next ones.
-
-    Generating and formatting 1,000 rows costs half as much CPU as the emulator spends
-    storing them; pymssql releases the GIL while it waits for the server, so with two cores
-    the building is hidden behind the server's work.
-    """
-    ready: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def build() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                ready.put(item)
-            ready.put(done)
-        except BaseException as error:  # noqa: BLE001 - the consumer re-raises it
-            ready.put(error)
-
-    builder = threading.Thread(target=build, name="demo-source-builder", daemon=True)
-    builder.start()
-    try:
-        while (item := ready.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while builder.is_alive():  # unblock a builder waiting on a full queue
-            try:
-                ready.get_nowait()
-            except queue.Empty:
-                builder.join(0.05)
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 QUEUE_BATCHES = 4
 # Rows per hand-over; at most (QUEUE_BATCHES + 2) chunks are alive: queued, being read, being
 # written. A line of the 67-column view is about 1.2 kB of str.
 CHUNK_ROWS = 2000
 _END = object()
+T = TypeVar("T")
 
 
 @dataclass
@@ -44,22 +46,26 @@ def read_batches(cursor, batch_rows: int) -> Iterator[list[tuple]]:
         yield batch
 
 
-def _read_ahead(batches: Iterator[list[tuple]], depth: int) -> Iterator[list[tuple]]:
-    """Yield ``batches`` produced by a reader thread, never more than ``depth`` ahead."""
+def read_ahead(items: Iterator[T], depth: int, name: str = "table-sync-source-reader") -> Iterator[T]:
+    """Yield ``items`` produced by a thread of their own, never more than ``depth`` ahead.
+
+    An error in the producer is raised in the consumer; closing the generator stops the thread.
+    The demo source's seeding uses it too (devtools/demo_source/generate.py).
+    """
     ready: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def read() -> None:
         try:
-            for batch in batches:
+            for item in items:
                 if stop.is_set():
                     return
-                ready.put(batch)
+                ready.put(item)
             ready.put(_END)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, which re-raises
             ready.put(error)
 
-    reader = threading.Thread(target=read, name="table-sync-source-reader", daemon=True)
+    reader = threading.Thread(target=read, name=name, daemon=True)
     reader.start()
     try:
         while (item := ready.get()) is not _END:
@@ -91,7 +97,7 @@ def copy_lines(
     """
     stats = TransferStats()
     started = time.monotonic()
-    batches = _read_ahead(read_batches(cursor, min(batch_rows, CHUNK_ROWS)), queue_batches)
+    batches = read_ahead(read_batches(cursor, min(batch_rows, CHUNK_ROWS)), queue_batches)
     try:
         while True:
             waiting = time.monotonic()
