@@ -27,6 +27,7 @@ from psycopg import sql
 from bench import measure
 from devtools.embedded_postgres import EmbeddedPostgres
 from devtools.mssql_emulator import MssqlEmulator
+from devtools.stack import mssql_connection, postgres_connection
 
 log = logging.getLogger("bench")
 
@@ -203,23 +204,8 @@ class Bench:
         spec = {"source": self._source_kwargs(), "target_dsn": dsn, "rows": size, "table": table}
         database = dsn.split("dbname=")[1].split()[0]
         connections = {
-            "AIRFLOW_CONN_BENCH_MSSQL": {
-                "conn_type": "mssql",
-                "host": self.mssql.host,
-                "port": self.mssql.port,
-                "login": self.mssql.user,
-                "password": self.mssql.password,
-                "schema": self.mssql.database,
-                "extra": {"tds_version": "7.4", "login_timeout": 10, "timeout": 3600},
-            },
-            "AIRFLOW_CONN_BENCH_POSTGRES": {
-                "conn_type": "postgres",
-                "host": self.postgres.host,
-                "port": self.postgres.port,
-                "login": self.postgres.user,
-                "password": self.postgres.password,
-                "schema": database,
-            },
+            "AIRFLOW_CONN_BENCH_MSSQL": mssql_connection(self.mssql, timeout=3600),
+            "AIRFLOW_CONN_BENCH_POSTGRES": postgres_connection(self.postgres, database),
         }
         env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
         env.update({key: json.dumps(value) for key, value in connections.items()})

@@ -96,26 +96,9 @@ class EmbeddedStack:
         return self.postgres.dsn("orders")
 
     def connection_env(self) -> dict[str, str]:
-        mssql = {
-            "conn_type": "mssql",
-            "host": self.mssql.host,
-            "port": self.mssql.port,
-            "login": self.mssql.user,
-            "password": self.mssql.password,
-            "schema": self.mssql.database,
-            "extra": {"tds_version": "7.4", "login_timeout": 10, "timeout": 60},
-        }
-        postgres = {
-            "conn_type": "postgres",
-            "host": self.postgres.host,
-            "port": self.postgres.port,
-            "login": self.postgres.user,
-            "password": self.postgres.password,
-            "schema": "orders",
-        }
         return {
-            "AIRFLOW_CONN_MSSQL_SAP": json.dumps(mssql),
-            "AIRFLOW_CONN_POSTGRES_ORDERS": json.dumps(postgres),
+            "AIRFLOW_CONN_MSSQL_SAP": json.dumps(mssql_connection(self.mssql, timeout=60)),
+            "AIRFLOW_CONN_POSTGRES_ORDERS": json.dumps(postgres_connection(self.postgres, "orders")),
         }
 
     def env(self) -> dict[str, str]:
@@ -156,3 +139,28 @@ class EmbeddedStack:
             tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
             raise RuntimeError(f"airflow {' '.join(args)} exited {result.returncode}:\n{tail}")
         return result
+
+
+def mssql_connection(mssql, timeout: int) -> dict:
+    """An Airflow connection (JSON form) to the emulator; ``timeout`` is pymssql's per statement."""
+    return {
+        "conn_type": "mssql",
+        "host": mssql.host,
+        "port": mssql.port,
+        "login": mssql.user,
+        "password": mssql.password,
+        "schema": mssql.database,
+        "extra": {"tds_version": "7.4", "login_timeout": 10, "timeout": timeout},
+    }
+
+
+def postgres_connection(postgres, database: str) -> dict:
+    """An Airflow connection (JSON form) to ``database`` of the embedded PostgreSQL."""
+    return {
+        "conn_type": "postgres",
+        "host": postgres.host,
+        "port": postgres.port,
+        "login": postgres.user,
+        "password": postgres.password,
+        "schema": database,
+    }
