@@ -2,6 +2,7 @@
 # Installs the Debian packages the demo and tests use, if they are missing.
 # PostgreSQL server binaries, FreeTDS's tsql, Chromium for the browser test, and pgloader
 # (a benchmark contender, and proof that a third-party TDS tool reads the emulator).
+# redis-server: the Celery broker of the compose configuration's test (tests/deployment).
 set -euo pipefail
 
 missing=()
@@ -10,6 +11,7 @@ command -v tsql >/dev/null || missing+=(freetds-bin)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v pgloader >/dev/null || missing+=(pgloader)
 command -v runuser >/dev/null || missing+=(util-linux)
+command -v redis-server >/dev/null || missing+=(redis-server)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
