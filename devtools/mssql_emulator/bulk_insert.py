@@ -1,4 +1,9 @@
-"""The fast path for ``INSERT INTO t (cols) VALUES (...), (...)`` with plain literals.
+"""INSERT ... VALUES: SQL Server's 1,000-row limit, the INSERT that stores each value in its
+column's stored form, and the fast path for ``INSERT INTO t (cols) VALUES (...), (...)`` with
+plain literals.
+
+The engine imports this module, never the reverse: the fast path is handed the engine's target
+look-up and write as plain callables.
 
 Seeding a million rows arrives as such batches of up to 1,000 rows. Parsing them with sqlglot,
 or even handing DuckDB the VALUES list, costs seconds per batch; DuckDB's CSV reader takes the
@@ -14,10 +19,17 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 
 from sqlglot import exp
 
-from devtools.mssql_emulator.results import Session, SqlServerError
+from devtools.mssql_emulator import sqltypes
+from devtools.mssql_emulator.catalog import TableDef
+from devtools.mssql_emulator.results import Column, SqlServerError
+
+# "The maximum number of rows that can be inserted in a single INSERT statement is 1000"
+# (https://learn.microsoft.com/en-us/sql/t-sql/queries/table-value-constructor-transact-sql).
+MAX_VALUES_ROWS = 1000
 
 _NAME = r'(?:\[[^\]]+\]|"[^"]+"|[A-Za-z_@#][\w@#$]*)'
 _HEADER = re.compile(
@@ -75,8 +87,34 @@ def values_as_csv(body: str) -> tuple[bytes, int] | None:
     return template.replace(QUOTED, b"'%s'") % tuple(pieces[1::2]), rows
 
 
-def try_fast_insert(engine, session: Session, sql: str) -> int | None:
-    """Insert and return the row count, or None when the batch is not a plain literal INSERT."""
+def too_many_rows() -> SqlServerError:
+    """Error 10738: more row value expressions than one INSERT ... VALUES may hold."""
+    return SqlServerError(
+        10738,
+        "The number of row value expressions in the INSERT statement exceeds the maximum allowed "
+        f"number of {MAX_VALUES_ROWS} row values.",
+        15,
+    )
+
+
+def insert_sql(table: TableDef, columns: list[Column], source_sql: str) -> str:
+    """INSERT that stores each value in its column's stored form (see sqltypes.normalizer)."""
+    aliases = [f"__c{i}" for i in range(len(columns))]
+    targets = ", ".join(f'"{c.name}"' for c in columns)
+    values = ", ".join(sqltypes.normalizer(c, f"__src.{a}") for c, a in zip(columns, aliases, strict=False))
+    return f"INSERT INTO {table.duck_name} ({targets}) SELECT {values} FROM ({source_sql}) AS __src({', '.join(aliases)})"
+
+
+def try_fast_insert(
+    sql: str,
+    find_target: Callable[[exp.Table], TableDef],
+    write: Callable[[str, TableDef], int],
+) -> int | None:
+    """Insert and return the row count, or None when the batch is not a plain literal INSERT.
+
+    ``find_target`` resolves the INSERT's table as the general path does (raising its errors);
+    ``write`` runs one DuckDB write and returns the rows it touched.
+    """
     header = _HEADER.match(sql)
     if header is None:
         return None
@@ -84,15 +122,13 @@ def try_fast_insert(engine, session: Session, sql: str) -> int | None:
     if staged is None:
         return None
     csv_text, rows = staged
-    from devtools.mssql_emulator import engine as engine_module
-
     parts = [_unquote(p) for p in re.findall(_NAME, header.group("table"))]
     table_node = exp.Table(
         this=exp.to_identifier(parts[-1]),
         db=exp.to_identifier(parts[-2]) if len(parts) > 1 else None,
         catalog=exp.to_identifier(parts[-3]) if len(parts) > 2 else None,
     )
-    table, _ = engine._target(session, table_node)
+    table = find_target(table_node)
     if header.group("columns"):
         names = [_unquote(n) for n in re.findall(_NAME, header.group("columns"))]
     else:
@@ -104,13 +140,8 @@ def try_fast_insert(engine, session: Session, sql: str) -> int | None:
         if col is None:
             raise SqlServerError(207, f"Invalid column name '{name}'.")
         columns.append(col)
-    if rows > engine_module.MAX_VALUES_ROWS:
-        raise SqlServerError(
-            10738,
-            "The number of row value expressions in the INSERT statement exceeds the maximum allowed "
-            "number of 1000 row values.",
-            15,
-        )
+    if rows > MAX_VALUES_ROWS:
+        raise too_many_rows()
     with tempfile.NamedTemporaryFile("wb", suffix=".csv", dir=_STAGE_DIR) as stage:
         stage.write(csv_text)
         stage.flush()
@@ -121,7 +152,7 @@ def try_fast_insert(engine, session: Session, sql: str) -> int | None:
             "strict_mode=true)"
         )
         try:
-            return engine._write(engine_module.insert_sql(table, columns, source), table)
+            return write(insert_sql(table, columns, source), table)
         except SqlServerError:
             # Wrong widths, values DuckDB reads differently from text, constraint violations:
             # the general path reports them exactly as SQL Server would.

@@ -24,7 +24,7 @@ import duckdb
 from sqlglot import exp
 
 from devtools.mssql_emulator import batch, errors, sqltypes, system_views, translate
-from devtools.mssql_emulator.bulk_insert import try_fast_insert
+from devtools.mssql_emulator.bulk_insert import MAX_VALUES_ROWS, insert_sql, too_many_rows, try_fast_insert
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, Catalog, TableDef, information_schema_rows
 from devtools.mssql_emulator.results import (
     Column,
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DATABASES = ("master", "tempdb", "model", "msdb", "ProcessStatus")
 FETCH_CHUNK = 2048
-MAX_VALUES_ROWS = 1000
 _STATE_KEY = "__engine_state__"
 
 
@@ -80,7 +79,7 @@ class Engine:
     def execute_batch(self, session: Session, sql: str) -> Iterator[Outcome]:
         """Run a batch statement by statement; raise SqlServerError at the failing one."""
         try:
-            fast = try_fast_insert(self, session, sql)
+            fast = try_fast_insert(sql, lambda table: self._target(session, table)[0], self._write)
             if fast is not None:
                 self._state(session).rowcount = fast
                 yield StatementDone() if session.options.get("nocount") else RowCount(fast)
@@ -310,12 +309,7 @@ class Engine:
         if isinstance(source, exp.Values):
             rows = source.expressions
             if len(rows) > MAX_VALUES_ROWS:
-                raise SqlServerError(
-                    10738,
-                    "The number of row value expressions in the INSERT statement exceeds the maximum "
-                    "allowed number of 1000 row values.",
-                    15,
-                )
+                raise too_many_rows()
             for row in rows:
                 width = len(row.expressions) if isinstance(row, exp.Tuple) else 1
                 if width != len(columns):
@@ -696,14 +690,6 @@ class Engine:
         if state is None:
             state = session.options[_STATE_KEY] = _SessionState()
         return state
-
-
-def insert_sql(table: TableDef, columns: list[Column], source_sql: str) -> str:
-    """INSERT that stores each value in its column's stored form (see sqltypes.normalizer)."""
-    aliases = [f"__c{i}" for i in range(len(columns))]
-    targets = ", ".join(f'"{c.name}"' for c in columns)
-    values = ", ".join(sqltypes.normalizer(c, f"__src.{a}") for c, a in zip(columns, aliases, strict=False))
-    return f"INSERT INTO {table.duck_name} ({targets}) SELECT {values} FROM ({source_sql}) AS __src({', '.join(aliases)})"
 
 
 def _width_error(width: int, expected: int) -> SqlServerError:
