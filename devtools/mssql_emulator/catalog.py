@@ -12,6 +12,7 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 
+from devtools.mssql_emulator.collations import DEFAULT as DEFAULT_COLLATION
 from devtools.mssql_emulator.results import Column
 from devtools.mssql_emulator.sqltypes import information_schema_facts
 
@@ -94,6 +95,8 @@ class Catalog:
     def __init__(self):
         self.lock = threading.RLock()
         self.databases: dict[str, str] = {}
+        # database (lowered) -> its collation name (see collations.py for the interface)
+        self.database_collations: dict[str, str] = {}
         self.schemas: dict[str, dict[str, str]] = {}
         self.schema_ids: dict[str, dict[str, int]] = {}  # database -> schema (lowered) -> schema_id
         self.objects: dict[tuple[str, str, str], TableDef] = {}
@@ -109,6 +112,10 @@ class Catalog:
 
     def database(self, name: str) -> str | None:
         return self.databases.get(name.lower())
+
+    def database_collation(self, name: str) -> str:
+        """The database's collation (CREATE DATABASE ... COLLATE), the server's if unknown."""
+        return self.database_collations.get(name.lower(), DEFAULT_COLLATION)
 
     def schema(self, database: str, name: str) -> str | None:
         return self.schemas.get(database.lower(), {}).get(name.lower())
@@ -159,7 +166,7 @@ def information_schema_rows(table: TableDef) -> tuple[list[tuple], tuple, tuple 
                 facts["NUMERIC_SCALE"],
                 facts["DATETIME_PRECISION"],
                 ("UNICODE" if col.sql_type.startswith("n") else "iso_1") if text else None,
-                "SQL_Latin1_General_CP1_CI_AS" if text else None,
+                (col.collation or DEFAULT_COLLATION) if text else None,
             )
         )
     kind = "VIEW" if table.kind == "view" else "BASE TABLE"

@@ -16,6 +16,7 @@ The engine keeps its per-connection state in ``session.options["__engine_state__
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 import duckdb
 from sqlglot import exp
 
-from devtools.mssql_emulator import batch, errors, sqltypes, system_views, translate
+from devtools.mssql_emulator import batch, collations, errors, sqltypes, system_views, translate
 from devtools.mssql_emulator.bulk_insert import MAX_VALUES_ROWS, insert_sql, too_many_rows, try_fast_insert
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, Catalog, TableDef, information_schema_rows
 from devtools.mssql_emulator.results import (
@@ -368,14 +369,15 @@ class Engine:
                 raise SqlServerError(
                     1801, f"Database '{name}' already exists. Choose a different database name."
                 )
-            self._create_database(name)
+            self._create_database(name, _collate_property(create))
         elif kind == "INDEX":
             return  # indexes change no result; accepted
         else:
             raise SqlServerError(102, f"Incorrect syntax near '{kind or 'CREATE'}'.", 15)
 
-    def _create_database(self, name: str) -> None:
+    def _create_database(self, name: str, collation: str = collations.DEFAULT) -> None:
         with self.lock:
+            self.catalog.database_collations[name.lower()] = collation
             self._ddl.execute(f"ATTACH ':memory:' AS \"{name}\"")
             self._ddl.execute(f'CREATE SCHEMA "{name}".dbo')
             self._ddl.execute(f'CREATE SCHEMA "{name}".{INFO_SCHEMA}')
@@ -455,6 +457,8 @@ class Engine:
         for item in schema_node.expressions:
             if isinstance(item, exp.ColumnDef):
                 col = translate.datatype_column(item.args["kind"], item.name)
+                if col.sql_type in sqltypes.STRING_TYPES:
+                    col = dataclasses.replace(col, collation=_column_collation(item, database, self.catalog))
                 nullable = True
                 default_sql = None
                 for constraint in item.args.get("constraints") or []:
@@ -473,7 +477,7 @@ class Engine:
                     elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
                         identity.append(item.name)
                         nullable = False
-                columns.append(Column(col.name, col.sql_type, col.length, col.precision, col.scale, nullable))
+                columns.append(dataclasses.replace(col, nullable=nullable))
                 column_sql.append((item.name, col, nullable, default_sql))
             elif isinstance(item, exp.Constraint) and any(
                 isinstance(e, (exp.PrimaryKeyColumnConstraint, exp.PrimaryKey)) for e in item.expressions
@@ -493,10 +497,7 @@ class Engine:
         if key_columns:
             lowered = {k.lower() for k in key_columns}
             columns = [
-                Column(c.name, c.sql_type, c.length, c.precision, c.scale, False)
-                if c.name.lower() in lowered
-                else c
-                for c in columns
+                dataclasses.replace(c, nullable=False) if c.name.lower() in lowered else c for c in columns
             ]
         name = table_node.name
         with self.lock:
@@ -552,10 +553,7 @@ class Engine:
             with self._cursor() as cursor:
                 description = self._execute(cursor, f"SELECT * FROM {duck_name} LIMIT 0").description
             columns = self._merge_columns(translation.columns, description)
-            columns = [
-                Column(d[0], c.sql_type, c.length, c.precision, c.scale, c.nullable)
-                for c, d in zip(columns, description, strict=False)
-            ]
+            columns = [dataclasses.replace(c, name=d[0]) for c, d in zip(columns, description, strict=False)]
             table = TableDef(
                 database,
                 schema,
@@ -690,6 +688,26 @@ class Engine:
         if state is None:
             state = session.options[_STATE_KEY] = _SessionState()
         return state
+
+
+def _collate_property(create: exp.Create) -> str:
+    """CREATE DATABASE ... COLLATE name: the collation's canonical name (error 448 if unknown)."""
+    for prop in (create.args.get("properties") or exp.Properties()).expressions:
+        if isinstance(prop, exp.CollateProperty):
+            return collations.lookup(prop.this.name).name
+    return collations.DEFAULT
+
+
+def _column_collation(item: exp.ColumnDef, database: str, catalog: Catalog) -> str:
+    """A text column's COLLATE clause, or its database's collation (collations.py)."""
+    for constraint in item.args.get("constraints") or []:
+        kind = constraint.args.get("kind")
+        if isinstance(kind, exp.CollateColumnConstraint):
+            name = kind.this.name
+            if name.lower() == "database_default":
+                break
+            return collations.lookup(name).name
+    return catalog.database_collation(database)
 
 
 def _width_error(width: int, expected: int) -> SqlServerError:

@@ -20,6 +20,8 @@ class Column:
     datetime2, datetimeoffset, uniqueidentifier, varbinary.
     ``length`` is the declared length in characters (bytes for varbinary), -1 for ``max``.
     ``scale`` is also the fractional-seconds precision of time/datetime2/datetimeoffset.
+    ``collation`` is the SQL Server collation name of a text column (char, varchar, nchar,
+    nvarchar), None for every other type: see ``collations`` for how it is chosen.
     """
 
     name: str
@@ -28,6 +30,7 @@ class Column:
     precision: int | None = None
     scale: int | None = None
     nullable: bool = True
+    collation: str | None = None
 
 
 @dataclass(frozen=True)
