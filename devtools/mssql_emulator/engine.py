@@ -80,7 +80,9 @@ class Engine:
     def execute_batch(self, session: Session, sql: str) -> Iterator[Outcome]:
         """Run a batch statement by statement; raise SqlServerError at the failing one."""
         try:
-            fast = try_fast_insert(sql, lambda table: self._target(session, table)[0], self._write)
+            fast = None
+            if not session.options.get("fmtonly"):
+                fast = try_fast_insert(sql, lambda table: self._target(session, table)[0], self._write)
             if fast is not None:
                 self._state(session).rowcount = fast
                 yield StatementDone() if session.options.get("nocount") else RowCount(fast)
@@ -155,6 +157,12 @@ class Engine:
         return None
 
     def _run_statement(self, session: Session, statement: exp.Expression, text: str) -> Iterator[Outcome]:
+        if session.options.get("fmtonly"):
+            yield from self._describe_only(session, statement, text)
+        else:
+            yield from self._run_now(session, statement, text)
+
+    def _run_now(self, session: Session, statement: exp.Expression, text: str) -> Iterator[Outcome]:
         if isinstance(statement, (exp.Select, exp.SetOperation)) or (isinstance(statement, exp.Subquery)):
             yield self._query(session, statement)
         elif isinstance(statement, exp.Insert):
@@ -182,6 +190,24 @@ class Engine:
             first = text.strip().split()[0] if text.strip() else ""
             raise SqlServerError(102, f"Incorrect syntax near '{first}'.", 15)
 
+    def _describe_only(self, session: Session, statement: exp.Expression, text: str) -> Iterator[Outcome]:
+        """SET FMTONLY ON: "Returns only metadata to the client ... No rows are processed or sent
+        to the client" (https://learn.microsoft.com/en-us/sql/t-sql/statements/set-fmtonly-transact-sql).
+
+        A query sends its column metadata and no rows; a write or DDL statement is checked for
+        its target but changes nothing (SQL Server compiles it without running it).
+        """
+        if isinstance(statement, (exp.Select, exp.SetOperation, exp.Subquery)):
+            yield self._query(session, statement, metadata_only=True)
+        elif isinstance(statement, (exp.Insert, exp.Update, exp.Delete)):
+            target = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
+            self._target(session, target)
+            yield StatementDone()
+        elif isinstance(statement, (exp.Create, exp.Drop, exp.TruncateTable)):
+            yield StatementDone()
+        else:  # USE, SET, EXEC (whose statements are described only, in turn) run as usual
+            yield from self._run_now(session, statement, text)
+
     def _count(self, session: Session, count: int) -> Outcome:
         self._state(session).rowcount = count
         return StatementDone() if session.options.get("nocount") else RowCount(count)
@@ -203,7 +229,7 @@ class Engine:
             translate.to_duckdb(query), columns, translator.cacheable, translator.tables
         )
 
-    def _query(self, session: Session, query: exp.Expression) -> ResultSet:
+    def _query(self, session: Session, query: exp.Expression, metadata_only: bool = False) -> ResultSet:
         translation = self._translate_query(session, query)
         version = self.catalog.version
         with self._cursor() as probe:
@@ -211,6 +237,8 @@ class Engine:
                 probe, f"SELECT * FROM ({translation.sql}) AS __probe LIMIT 0"
             ).description
         columns = self._merge_columns(translation.columns, description)
+        if metadata_only:
+            return ResultSet(columns, iter(()))
         sql, duck_types = _fetch_friendly(translation.sql, columns, description)
         convert = _chunk_converter(columns, duck_types)
         if translation.cacheable:
