@@ -15,7 +15,7 @@ from sqlglot import exp
 from sqlglot.dialects.tsql import TSQL
 from sqlglot.tokens import TokenType
 
-from devtools.mssql_emulator import sqltypes
+from devtools.mssql_emulator import binding, sqltypes
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, INFO_VIEWS_BY_NAME, Catalog, TableDef
 from devtools.mssql_emulator.results import Column, SqlServerError
 from devtools.mssql_emulator.system_views import (
@@ -239,6 +239,7 @@ class Translator:
 
     def qualify(self, tree: exp.Expression) -> None:
         """Point every table reference at its DuckDB name and remember its declared columns."""
+        binding.bind_columns(tree, self.context.database)
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         for table in list(tree.find_all(exp.Table)):
             if not table.name or (not table.db and table.name.lower() in ctes):
@@ -248,6 +249,9 @@ class Translator:
             found = self.resolve(table)
             self.tables.append(found)
             table.meta["columns"] = found.columns
+            if not table.alias and found.name.lower() != table.name.lower():
+                # A catalog view's DuckDB table (sys_objects) keeps the name columns qualify it by.
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
             table.set("this", exp.to_identifier(found.name, quoted=True))
             table.set("db", exp.to_identifier(found.schema, quoted=True))
             table.set("catalog", exp.to_identifier(found.database, quoted=True))
