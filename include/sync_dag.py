@@ -8,11 +8,11 @@ A DAG file calls :func:`build_sync_dag` with a mapping file; nothing heavy runs 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
-import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,15 @@ MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 SOURCE_CONNECT_DEFAULTS = {"tds_version": "7.4", "login_timeout": 15, "timeout": 120}
 
 log = logging.getLogger("table_sync")
+
+# A run ends inside its five-minute slot, so the task timeouts together stay within it: a hung
+# task fails on its own timeout, with its own log, before the run's timeout kills everything.
+# (1M rows extract in about 40 s; see docs/benchmarks.md.)
+RUN_TIMEOUT = dt.timedelta(minutes=5)
+EXTRACT_TIMEOUT = dt.timedelta(minutes=2)
+VALIDATE_TIMEOUT = dt.timedelta(minutes=1)
+REPLACE_TIMEOUT = dt.timedelta(minutes=1)
+CLEANUP_TIMEOUT = dt.timedelta(minutes=1)
 
 
 def _mapping(mapping_file: str):
@@ -71,13 +80,22 @@ def _sync_context(mapping_file: str):
     )
 
 
-def _raise_for_airflow(error: Exception) -> None:
-    """Transient failures retry (AirflowException); data and config failures fail at once."""
+@contextlib.contextmanager
+def airflow_errors() -> Iterator[None]:
+    """Turn engine errors into Airflow's: transient ones retry, the rest fail at once.
+
+    A classified ``SyncError`` says everything in its message (driver text already redacted into
+    it), so it carries no chain; a bug keeps its cause, so the task log shows where it happened.
+    """
     from include.table_sync.errors import SyncError
 
-    if isinstance(error, SyncError) and error.transient:
-        raise AirflowException(str(error)) from None
-    raise AirflowFailException(str(error)) from None
+    try:
+        yield
+    except SyncError as error:
+        failure = AirflowException if error.transient else AirflowFailException
+        raise failure(str(error)) from error.__cause__
+    except Exception as error:
+        raise AirflowFailException(f"{type(error).__name__}: {error}") from error
 
 
 def _run_options():
@@ -103,18 +121,9 @@ def failure_summary(context: dict[str, Any]) -> str:
     )
 
 
-def make_failure_callback(notifiers: Sequence[Any] = ()):
-    """A task failure callback: one summary line in the log, then each configured notifier."""
-
-    def on_failure(context: dict[str, Any]) -> None:
-        log.error("SYNC FAILED: %s", failure_summary(context))
-        for notifier in notifiers:
-            try:
-                notifier(context)
-            except Exception as exc:  # noqa: BLE001 - a broken notifier must not mask the failure
-                log.error("notifier %s failed: %s", type(notifier).__name__, exc)
-
-    return on_failure
+def log_failure(context: dict[str, Any]) -> None:
+    """The first failure callback: one summary line an operator can grep for."""
+    log.error("SYNC FAILED: %s", failure_summary(context))
 
 
 def build_sync_dag(
@@ -122,20 +131,22 @@ def build_sync_dag(
     dag_id: str,
     mapping_file: str,
     doc_md: str | None,
-    schedule: str | None = None,
+    schedule: str = "*/5 * * * *",
     tags: Sequence[str] = (),
     owner: str = "data-engineering",
     notifiers: Sequence[Any] = (),
     start_date: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
 ):
-    """Build the extract -> validate -> replace DAG for one mapping file."""
-    schedule = schedule or os.environ.get("TABLE_SYNC_SCHEDULE") or "*/5 * * * *"
+    """Build the extract -> validate -> replace DAG for one mapping file.
+
+    ``notifiers`` are failure callbacks run after :func:`log_failure`; Airflow runs each on its
+    own, so a broken one cannot stop the others.
+    """
     mapping = _mapping(mapping_file)  # parse-time validation: a broken mapping is an import error
     target_asset = Asset(
         name=f"{mapping.target.conn_id}.{mapping.target.qualified_name}",
         uri=f"table-sync://{mapping.target.conn_id}/{mapping.target.schema}/{mapping.target.table}",
     )
-    on_failure = make_failure_callback(notifiers)
     transient_retries = {
         "retries": 3,
         "retry_delay": dt.timedelta(seconds=15),
@@ -149,11 +160,10 @@ def build_sync_dag(
         start_date=start_date,
         catchup=False,
         max_active_runs=1,
-        # A run must end inside its five-minute slot; the next one takes over from there.
-        dagrun_timeout=dt.timedelta(minutes=5),
+        dagrun_timeout=RUN_TIMEOUT,
         doc_md=doc_md,
         tags=list(tags),
-        default_args={"owner": owner, "on_failure_callback": on_failure, "retries": 0},
+        default_args={"owner": owner, "on_failure_callback": [log_failure, *notifiers], "retries": 0},
         params={
             "dry_run": Param(
                 False, type="boolean", description="Extract and validate only; leave the table as it is."
@@ -171,45 +181,39 @@ def build_sync_dag(
         },
     )
     def sync_dag():
-        @task(execution_timeout=dt.timedelta(minutes=3), **transient_retries)
+        @task(execution_timeout=EXTRACT_TIMEOUT, **transient_retries)
         def extract() -> dict[str, Any]:
             """Read the source into a converted staging snapshot in PostgreSQL."""
             from include.table_sync.pipeline import extract as run_extract
 
-            try:
+            with airflow_errors():
                 return run_extract(_sync_context(mapping_file)).to_dict()
-            except Exception as exc:  # noqa: BLE001
-                _raise_for_airflow(exc)
 
-        @task(execution_timeout=dt.timedelta(minutes=1), **transient_retries)
+        @task(execution_timeout=VALIDATE_TIMEOUT, **transient_retries)
         def validate(staged: dict[str, Any]) -> list[dict[str, Any]]:
             """Gate the snapshot: key, NOT NULL, minimum rows, shrink guard, mapping checks."""
             from include.table_sync.pipeline import StagedSnapshot
             from include.table_sync.pipeline import validate as run_validate
 
-            try:
+            with airflow_errors():
                 results = run_validate(
                     _sync_context(mapping_file), StagedSnapshot.from_dict(staged), _run_options()
                 )
-            except Exception as exc:  # noqa: BLE001
-                _raise_for_airflow(exc)
             return [result.as_dict() for result in results]
 
-        @task(execution_timeout=dt.timedelta(minutes=2), outlets=[target_asset], **transient_retries)
+        @task(execution_timeout=REPLACE_TIMEOUT, outlets=[target_asset], **transient_retries)
         def replace(staged: dict[str, Any], checks: list[dict[str, Any]]) -> dict[str, Any]:
             """Apply the snapshot to the live table in one transaction (skipped on dry runs)."""
             from include.table_sync.pipeline import StagedSnapshot, mark_dry_run
             from include.table_sync.pipeline import replace as run_replace
 
             snapshot = StagedSnapshot.from_dict(staged)
-            try:
+            with airflow_errors():
                 context = _sync_context(mapping_file)
                 if _run_options().dry_run:
                     mark_dry_run(context, snapshot)
                     return {"dry_run": True, "rows_fetched": snapshot.rows_fetched}
                 counts = run_replace(context, snapshot)
-            except Exception as exc:  # noqa: BLE001
-                _raise_for_airflow(exc)
             return {
                 "inserted": counts.inserted,
                 "updated": counts.updated,
@@ -218,7 +222,7 @@ def build_sync_dag(
                 "rows_in_table": counts.rows_in_table,
             }
 
-        @task(execution_timeout=dt.timedelta(minutes=1), retries=1)
+        @task(execution_timeout=CLEANUP_TIMEOUT, retries=1)
         def cleanup() -> None:
             """Drop this run's staging tables, whatever happened upstream."""
             from include.table_sync.pipeline import StagedSnapshot

@@ -7,7 +7,6 @@ dropped or the login lost access. Read-only against a real server.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 
 from include.table_sync.errors import SourceQueryError
@@ -22,7 +21,9 @@ MISSING_OBJECT = "vwZSDOrder_Advanced_missing_T025"
 def run(env, report, args) -> None:
     synced_baseline(report, env, "manual-T025-baseline")
     mapping = env.mapping
-    broken = dataclasses.replace(mapping, source=dataclasses.replace(mapping.source, object=MISSING_OBJECT))
+    broken = mapping.model_copy(
+        update={"source": mapping.source.model_copy(update={"object": MISSING_OBJECT})}
+    )
     report.note(f"next sync reads {broken.source.qualified_name}, which does not exist")
     error = failed_sync_changes_nothing(
         report, env, "manual-T025", SourceQueryError, "Invalid object name", mapping=broken

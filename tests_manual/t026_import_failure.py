@@ -9,7 +9,6 @@ source is not modified, only what this one sync selects).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 
 from include.table_sync.errors import ConversionError
@@ -52,7 +51,7 @@ def run(env, report, args) -> None:
     mapping = env.mapping
     key = first_key(env)
     query = bad_value_query(mapping, key)
-    broken = dataclasses.replace(mapping, source=dataclasses.replace(mapping.source, query=query))
+    broken = mapping.model_copy(update={"source": mapping.source.model_copy(update={"query": query})})
     shown_key = "/".join(key)
     report.note(
         f"next sync reads {BAD_COLUMN} of key {shown_key} as {BAD_VALUE!r} (not a DATS date YYYYMMDD)"

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from include.table_sync.errors import CheckResult, ValidationError
-from include.table_sync.mapping import SyncMapping
+from include.table_sync.mapping import SqlCheck, SyncMapping
 from include.table_sync.target_table import table_identifier
 
 
@@ -90,11 +90,23 @@ def check_shrink_guard(
     )
 
 
+def sql_check_statement(check: SqlCheck, snapshot: sql.Identifier) -> sql.Composed:
+    """The user's SQL with every ``{snapshot}`` replaced by the staged table, the rest as written.
+
+    Split, not formatted: a format string would read the braces of a regular expression
+    (``'^[0-9]{6}$'``) as placeholders.
+    """
+    pieces = check.sql.split("{snapshot}")
+    parts: list[sql.Composable] = [sql.SQL(pieces[0])]
+    for piece in pieces[1:]:
+        parts += [snapshot, sql.SQL(piece)]
+    return sql.Composed(parts)
+
+
 def run_sql_checks(conn, mapping: SyncMapping, snapshot: sql.Identifier) -> list[CheckResult]:
     results = []
     for check in mapping.checks:
-        statement = sql.SQL(check.sql.replace("{snapshot}", "{0}")).format(snapshot)
-        offending = _count(conn, statement)
+        offending = _count(conn, sql_check_statement(check, snapshot))
         results.append(CheckResult(check.name, offending == 0, f"{offending} offending row(s)"))
     return results
 

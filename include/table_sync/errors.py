@@ -23,11 +23,26 @@ class TransientSyncError(SyncError):
 
 
 class MappingError(SyncError, ValueError):
-    def __init__(self, path: Path | str, message: str, column: str | None = None):
+    """A mapping file that cannot be used: names the file, the column or key, and the value."""
+
+    _NO_VALUE = object()
+
+    def __init__(
+        self,
+        path: Path | str,
+        message: str,
+        column: str | None = None,
+        field: str | None = None,
+        value: Any = _NO_VALUE,
+    ):
         self.path = Path(path)
         self.column = column
+        self.field = field
+        self.value = None if value is self._NO_VALUE else value
         where = f"{self.path}" + (f", column {column!r}" if column else "")
-        super().__init__(f"{where}: {message}")
+        what = f"{field}: {message}" if field else message
+        got = "" if value is self._NO_VALUE else f", got {value!r}"
+        super().__init__(f"{where}: {what}{got}")
 
 
 class SourceUnavailableError(TransientSyncError):

@@ -2,95 +2,148 @@
 
 A mapping names the source (a SQL Server view or table, or a query), the PostgreSQL target,
 every column in source order with its conversion, the natural key, thresholds and optional SQL
-checks. Loading fails with a :class:`MappingError` that names the file, the column and the bad
+checks. The models below say what each field accepts (``extra="forbid"``, strict types, ranges);
+loading fails with a :class:`MappingError` that names the file, the column or key and the bad
 value, so a typo never reaches a run.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import pydantic
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from include.table_sync.conversions import CONVERSIONS
 from include.table_sync.errors import MappingError
 from include.table_sync.sqlserver_types import SqlServerType
 
-_TARGET_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_TARGET_TYPE = re.compile(
+# Columns the target table carries besides the mapped ones (Rails conventions).
+RESERVED_TARGET_COLUMNS = ("id", "created_at", "updated_at")
+_TARGET_TYPE = (
     r"^(varchar\(\d+\)|text|date|time|timestamp\(6\)|smallint|integer|bigint|boolean"
     r"|numeric\(\d+,\d+\)|double precision|real)$"
 )
-# Columns the target table carries besides the mapped ones (Rails conventions).
-RESERVED_TARGET_COLUMNS = ("id", "created_at", "updated_at")
 
 
-@dataclass(frozen=True)
-class ColumnMapping:
+class _Model(BaseModel):
+    # strict: "5000" is not a number and "yes" not a boolean; a YAML typo fails the load.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, arbitrary_types_allowed=True)
+
+
+def _list_as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+# YAML has lists, the mapping keeps tuples (immutable, like the rest of it).
+Sequence = BeforeValidator(_list_as_tuple)
+
+
+def _parse_source_type(value: Any) -> Any:
+    return SqlServerType.parse(value) if isinstance(value, str) else value
+
+
+def _known_conversion(name: str) -> str:
+    if name not in CONVERSIONS:
+        raise ValueError(f"unknown conversion {name!r} (known: {', '.join(sorted(CONVERSIONS))})")
+    return name
+
+
+def _target_column_name(name: str) -> str:
+    if not re.match(r"^[a-z_][a-z0-9_]{0,62}$", name) or name in RESERVED_TARGET_COLUMNS:
+        raise ValueError(f"invalid target column name {name!r}")
+    return name
+
+
+def _target_type(name: str) -> str:
+    name = name.lower()
+    if not re.match(_TARGET_TYPE, name):
+        raise ValueError(f"unsupported target type {name!r}")
+    return name
+
+
+class ColumnMapping(_Model):
     """One source column, its PostgreSQL column and the conversion between them."""
 
     source: str
-    source_type: SqlServerType
-    target: str
-    target_type: str
-    conversion: str
+    source_type: Annotated[SqlServerType, BeforeValidator(_parse_source_type)]
+    target: Annotated[str, pydantic.AfterValidator(_target_column_name)]
+    target_type: Annotated[str, pydantic.AfterValidator(_target_type)]
+    conversion: Annotated[str, pydantic.AfterValidator(_known_conversion)]
     nullable: bool
-    key: bool = False
+    key: bool = False  # set from the mapping's ``key`` list, never written per column
+
+    @pydantic.model_validator(mode="after")
+    def _conversion_reads_source_type(self) -> ColumnMapping:
+        if not CONVERSIONS[self.conversion].accepts(self.source_type):
+            raise ValueError(f"conversion {self.conversion!r} cannot read source type {self.source_type}")
+        return self
 
 
-@dataclass(frozen=True)
-class SourceConfig:
+class SourceConfig(_Model):
     conn_id: str
     database: str
-    schema: str
+    schema_: str = Field(alias="schema")
     object: str
     query: str | None = None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @property
+    def schema(self) -> str:
+        return self.schema_
 
     @property
     def qualified_name(self) -> str:
         return f"{self.database}.{self.schema}.{self.object}"
 
 
-@dataclass(frozen=True)
-class TargetConfig:
+class TargetConfig(_Model):
     conn_id: str
-    schema: str
+    schema_: str = Field(alias="schema")
     table: str
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @property
+    def schema(self) -> str:
+        return self.schema_
 
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.table}"
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    min_rows: int = 1
-    max_shrink: float = 0.5
-    batch_rows: int = 5000
-    lock_timeout_ms: int = 5000
-    max_error_examples: int = 20
+class Thresholds(_Model):
+    min_rows: int = Field(1, ge=0)
+    max_shrink: float = Field(0.5, ge=0, le=1)
+    batch_rows: int = Field(5000, ge=1)
+    lock_timeout_ms: int = Field(5000, ge=1)
+    max_error_examples: int = Field(20, ge=1)
 
 
-@dataclass(frozen=True)
-class SqlCheck:
-    """A gate on the staged snapshot: ``sql`` counts offending rows; more than 0 rejects."""
+class SqlCheck(_Model):
+    """A gate on the staged snapshot: ``sql`` counts offending rows; more than 0 rejects.
+
+    ``{snapshot}`` in ``sql`` stands for the staged table; nothing else in it is interpreted.
+    """
 
     name: str
     sql: str
 
 
-@dataclass(frozen=True)
-class SyncMapping:
+class SyncMapping(_Model):
     name: str
     path: Path
     source: SourceConfig
     target: TargetConfig
-    columns: tuple[ColumnMapping, ...]
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    checks: tuple[SqlCheck, ...] = ()
+    key: Annotated[tuple[str, ...], Sequence] = Field(min_length=1)
+    columns: Annotated[tuple[ColumnMapping, ...], Sequence] = Field(min_length=1)
+    thresholds: Thresholds = Thresholds()
+    checks: Annotated[tuple[SqlCheck, ...], Sequence] = ()
     description: str = ""
 
     @property
@@ -102,10 +155,6 @@ class SyncMapping:
             if column.source == source_name:
                 return column
         raise KeyError(source_name)
-
-
-_TOP_LEVEL = {"name", "description", "source", "target", "thresholds", "checks", "key", "columns"}
-_COLUMN_FIELDS = {"source", "source_type", "target", "target_type", "conversion", "nullable"}
 
 
 def load_mapping(path: str | Path) -> SyncMapping:
@@ -122,117 +171,66 @@ def load_mapping(path: str | Path) -> SyncMapping:
 
 def parse_mapping(document: dict[str, Any], path: Path) -> SyncMapping:
     """Validate a parsed mapping document (see :func:`load_mapping`)."""
-    unknown = set(document) - _TOP_LEVEL
-    if unknown:
-        raise MappingError(path, f"unknown top-level field(s): {', '.join(sorted(unknown))}")
-    for required in ("name", "source", "target", "key", "columns"):
-        if required not in document:
-            raise MappingError(path, f"missing required field '{required}'")
-
-    source = _build(SourceConfig, document["source"], path, "source")
-    target = _build(TargetConfig, document["target"], path, "target")
-    thresholds = _build(Thresholds, document.get("thresholds") or {}, path, "thresholds")
-    if not 0 <= thresholds.max_shrink <= 1:
-        raise MappingError(
-            path, f"thresholds.max_shrink must be between 0 and 1, got {thresholds.max_shrink}"
-        )
-    if thresholds.batch_rows < 1 or thresholds.min_rows < 0:
-        raise MappingError(path, "thresholds.batch_rows must be >= 1 and thresholds.min_rows >= 0")
-
-    key = document["key"]
-    if not isinstance(key, list) or not key:
-        raise MappingError(path, "'key' must be a non-empty list of source column names")
-
-    columns = _parse_columns(document["columns"], set(key), path)
-    known = {column.source for column in columns}
-    for name in key:
-        if name not in known:
-            raise MappingError(path, f"key column '{name}' is not among the mapped columns", column=name)
-    for column in columns:
-        if column.key and column.nullable:
-            raise MappingError(path, "a key column cannot be nullable", column=column.source)
-
-    checks = tuple(_build(SqlCheck, entry, path, "checks") for entry in document.get("checks") or ())
-    return SyncMapping(
-        name=str(document["name"]),
-        path=path,
-        source=source,
-        target=target,
-        columns=columns,
-        thresholds=thresholds,
-        checks=checks,
-        description=str(document.get("description") or ""),
-    )
+    for forbidden in ("path",):
+        if forbidden in document:
+            raise MappingError(path, "unknown field", field=forbidden, value=document[forbidden])
+    entries = document.get("columns")
+    key = document.get("key")
+    if isinstance(entries, list) and isinstance(key, list):
+        for entry in entries:
+            if isinstance(entry, dict) and "key" in entry:
+                raise MappingError(
+                    path,
+                    "unknown field (list key columns in 'key')",
+                    column=str(entry.get("source")),
+                    field="key",
+                    value=entry["key"],
+                )
+        entries = [
+            {**entry, "key": entry.get("source") in key} if isinstance(entry, dict) else entry
+            for entry in entries
+        ]
+        document = {**document, "columns": entries}
+    try:
+        mapping = SyncMapping.model_validate({**document, "path": path})
+    except pydantic.ValidationError as exc:
+        raise _mapping_error(path, document, exc.errors()[0]) from None
+    _check_columns_agree(mapping)
+    return mapping
 
 
-def _parse_columns(entries: Any, key: set[str], path: Path) -> tuple[ColumnMapping, ...]:
-    if not isinstance(entries, list) or not entries:
-        raise MappingError(path, "'columns' must be a non-empty list")
-    columns: list[ColumnMapping] = []
+def _mapping_error(path: Path, document: dict[str, Any], error: dict[str, Any]) -> MappingError:
+    location = list(error["loc"])
+    column = None
+    if len(location) >= 2 and location[0] == "columns" and isinstance(location[1], int):
+        entry = document["columns"][location[1]]
+        column = str(entry.get("source", f"#{location[1] + 1}")) if isinstance(entry, dict) else None
+        location = location[2:] or [f"#{location[1] + 1}"]
+    field = ".".join(str(part) for part in location) or None
+    if error["type"] == "missing":
+        return MappingError(path, f"missing required field {location[-1]!r}", column=column, field=field)
+    message = f"unknown field {location[-1]!r}" if error["type"] == "extra_forbidden" else error["msg"]
+    message = message.removeprefix("Value error, ")
+    return MappingError(path, message, column=column, field=field, value=error["input"])
+
+
+def _check_columns_agree(mapping: SyncMapping) -> None:
+    """The rules that span columns: unique names, a key among them, never nullable."""
     seen_source: set[str] = set()
     seen_target: set[str] = set()
-    for position, entry in enumerate(entries, start=1):
-        if not isinstance(entry, dict):
-            raise MappingError(path, f"column #{position} must be a mapping, got {entry!r}")
-        name = str(entry.get("source", f"#{position}"))
-        missing = _COLUMN_FIELDS - set(entry)
-        if missing:
-            raise MappingError(path, f"missing field(s) {', '.join(sorted(missing))}", column=name)
-        extra = set(entry) - _COLUMN_FIELDS
-        if extra:
-            raise MappingError(path, f"unknown field(s) {', '.join(sorted(extra))}", column=name)
-
-        conversion = entry["conversion"]
-        if conversion not in CONVERSIONS:
+    for column in mapping.columns:
+        if column.source in seen_source:
+            raise MappingError(mapping.path, "duplicate source column", column=column.source)
+        if column.target in seen_target:
             raise MappingError(
-                path,
-                f"unknown conversion {conversion!r} (known: {', '.join(sorted(CONVERSIONS))})",
-                column=name,
+                mapping.path, f"duplicate target column {column.target!r}", column=column.source
             )
-        try:
-            source_type = SqlServerType.parse(str(entry["source_type"]))
-        except ValueError as exc:
-            raise MappingError(path, str(exc), column=name) from exc
-        target = str(entry["target"])
-        if not _TARGET_NAME.match(target) or target in RESERVED_TARGET_COLUMNS:
-            raise MappingError(path, f"invalid target column name {target!r}", column=name)
-        target_type = str(entry["target_type"]).lower()
-        if not _TARGET_TYPE.match(target_type):
-            raise MappingError(path, f"unsupported target type {target_type!r}", column=name)
-        if not CONVERSIONS[conversion].accepts(source_type):
+        seen_source.add(column.source)
+        seen_target.add(column.target)
+        if column.key and column.nullable:
+            raise MappingError(mapping.path, "a key column cannot be nullable", column=column.source)
+    for name in mapping.key:
+        if name not in seen_source:
             raise MappingError(
-                path,
-                f"conversion {conversion!r} cannot read source type {source_type}",
-                column=name,
+                mapping.path, f"key column '{name}' is not among the mapped columns", column=name
             )
-        if name in seen_source:
-            raise MappingError(path, "duplicate source column", column=name)
-        if target in seen_target:
-            raise MappingError(path, f"duplicate target column {target!r}", column=name)
-        if not isinstance(entry["nullable"], bool):
-            raise MappingError(
-                path, f"'nullable' must be true or false, got {entry['nullable']!r}", column=name
-            )
-        seen_source.add(name)
-        seen_target.add(target)
-        columns.append(
-            ColumnMapping(
-                source=name,
-                source_type=source_type,
-                target=target,
-                target_type=target_type,
-                conversion=conversion,
-                nullable=entry["nullable"],
-                key=name in key,
-            )
-        )
-    return tuple(columns)
-
-
-def _build(cls, values: Any, path: Path, section: str):
-    if not isinstance(values, dict):
-        raise MappingError(path, f"'{section}' must be a mapping")
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise MappingError(path, f"invalid '{section}': {exc}") from exc

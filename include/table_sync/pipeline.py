@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from psycopg import sql
@@ -104,12 +104,25 @@ def classify_target_error(error: BaseException, secrets: tuple[str, ...] = ()) -
     return SyncError(f"{type(error).__name__}: {redact(str(error), secrets)}")
 
 
+def _raise(error: SyncError, exc: BaseException) -> NoReturn:
+    """Raise the classified ``error`` for ``exc``.
+
+    A driver's exception is dropped: its text, redacted, is in the message, and its own args
+    could hold what redaction removed. Anything else is a bug, and keeps its traceback as the cause.
+    """
+    if error is exc:
+        raise error
+    if isinstance(exc, psycopg.Error) or sqlserver.is_driver_error(exc):
+        raise error from None
+    raise error from exc
+
+
 @contextlib.contextmanager
 def _target(ctx: SyncContext):
     try:
         conn = ctx.connect_target()
     except Exception as exc:  # noqa: BLE001 - every connect failure is reported the same way
-        raise classify_target_error(exc, ctx.secrets) from None
+        _raise(classify_target_error(exc, ctx.secrets), exc)
     conn.autocommit = True
     try:
         # No step waits on a lock forever: a session holding open_orders (a migration, a long
@@ -159,7 +172,7 @@ def extract(ctx: SyncContext) -> StagedSnapshot:
             ensure_target_table(target, mapping)
             attempt_id = start_attempt(target, mapping, ctx.run_id)
         except Exception as exc:
-            raise classify_target_error(exc, ctx.secrets) from None
+            _raise(classify_target_error(exc, ctx.secrets), exc)
         hold_attempt_lock(target, attempt_id)
         tables = StagingTables.for_attempt(mapping, attempt_id)
         try:
@@ -183,7 +196,7 @@ def extract(ctx: SyncContext) -> StagedSnapshot:
             error = _fail(ctx, attempt_id, "extract", exc, classify)
             with contextlib.suppress(Exception):
                 drop_tables(target, tables)
-            raise error from None
+            _raise(error, exc)
     log.info(
         "extract done: %d rows staged in %s.%s in %.1f s",
         rows,
@@ -199,7 +212,7 @@ def _copy_source_to_raw(ctx: SyncContext, target: psycopg.Connection, tables: St
     try:
         source_conn = ctx.connect_source()
     except Exception as exc:
-        raise sqlserver.classify_source_error(exc, ctx.secrets) from None
+        _raise(sqlserver.classify_source_error(exc, ctx.secrets), exc)
     with contextlib.closing(source_conn):
         sqlserver.check_source_schema(source_conn, mapping, log)
         log.info("schema check passed: %d columns as mapped", len(mapping.columns))
@@ -253,9 +266,9 @@ def validate(ctx: SyncContext, staged: StagedSnapshot, options: RunOptions) -> l
                 )
             with contextlib.suppress(Exception):
                 update_attempt(target, staged.attempt_id, checks=exc.results)
-            raise _fail(ctx, staged.attempt_id, "validate", exc, classify_target_error) from None
+            _raise(_fail(ctx, staged.attempt_id, "validate", exc, classify_target_error), exc)
         except Exception as exc:
-            raise _fail(ctx, staged.attempt_id, "validate", exc, classify_target_error) from None
+            _raise(_fail(ctx, staged.attempt_id, "validate", exc, classify_target_error), exc)
         for result in results:
             log.info("check %s: passed - %s", result.name, result.detail)
         update_attempt(target, staged.attempt_id, checks=results, stage="replace")
@@ -292,7 +305,7 @@ def replace(ctx: SyncContext, staged: StagedSnapshot) -> ApplyCounts:
                 (staged.attempt_id,),
             ).fetchone()[0]
         except Exception as exc:
-            raise _fail(ctx, staged.attempt_id, "replace", exc, classify_target_error) from None
+            _raise(_fail(ctx, staged.attempt_id, "replace", exc, classify_target_error), exc)
     log.info(
         "applied %s to %s in %.2f s (%d rows in table)",
         counts.summary(),

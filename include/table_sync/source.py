@@ -191,7 +191,7 @@ def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -
     """Turn a driver exception into a transient or terminal SyncError with a clean message."""
     if isinstance(error, SyncError):
         return error
-    if not _is_driver_error(error):
+    if not is_driver_error(error):
         return SyncError(f"{type(error).__name__} while reading the source: {redact(str(error), secrets)}")
     text = redact(_error_text(error), secrets)
     server_words = _server_words(text)
@@ -225,7 +225,7 @@ def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -
     return SourceQueryError(f"SQL Server error {number}: {server_words}", number)
 
 
-def _is_driver_error(error: BaseException) -> bool:
+def is_driver_error(error: BaseException) -> bool:
     # DB-API drivers derive their errors from a class named Error/DatabaseError/InterfaceError.
     return any(
         cls.__name__ in {"Error", "DatabaseError", "InterfaceError", "OperationalError"}

@@ -1,11 +1,11 @@
-"""The failure callback: one summary line at ERROR, then every configured notifier, even if one breaks."""
+"""Failure callbacks: one summary line at ERROR, then the configured notifiers, as Airflow's own list."""
 
 from __future__ import annotations
 
 import logging
 from types import SimpleNamespace
 
-from include.sync_dag import failure_summary, make_failure_callback
+from include.sync_dag import build_sync_dag, failure_summary, log_failure
 
 
 def _context(exception: Exception) -> dict:
@@ -22,17 +22,22 @@ def test_summary_is_one_line_with_task_run_try_and_error():
     )
 
 
-def test_callback_logs_and_calls_every_notifier_even_after_a_broken_one(caplog):
-    received = []
-
-    def broken_notifier(context):
-        raise ConnectionError("mail server down")
-
-    callback = make_failure_callback([broken_notifier, received.append])
-    context = _context(ValueError("bad value"))
+def test_log_failure_writes_the_summary_at_error(caplog):
     with caplog.at_level(logging.ERROR, logger="table_sync"):
-        callback(context)
-    assert received == [context]
-    messages = [record.getMessage() for record in caplog.records]
-    assert any(m.startswith("SYNC FAILED: sync_open_orders.extract failed") for m in messages)
-    assert any("notifier function failed: mail server down" in m for m in messages)
+        log_failure(_context(ValueError("bad value")))
+    [record] = [r for r in caplog.records if r.name == "table_sync"]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith("SYNC FAILED: sync_open_orders.extract failed (run ")
+
+
+def test_notifiers_follow_the_summary_in_airflows_callback_list():
+    """Airflow runs each callback of the list on its own, so a broken notifier stops no other."""
+
+    def page_on_call(context):
+        raise ConnectionError("pager down")
+
+    dag = build_sync_dag(
+        dag_id="callback_probe", mapping_file="open_orders.yaml", doc_md=None, notifiers=[page_on_call]
+    )
+    for task in dag.tasks:
+        assert list(task.on_failure_callback) == [log_failure, page_on_call], task.task_id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 
@@ -27,20 +26,20 @@ def altered_view(old: str, new: str) -> str:
 
 
 def with_query(mapping: SyncMapping, query: str) -> SyncMapping:
-    return dataclasses.replace(mapping, source=dataclasses.replace(mapping.source, query=query))
+    return mapping.model_copy(update={"source": mapping.source.model_copy(update={"query": query})})
 
 
 def with_thresholds(mapping: SyncMapping, **values) -> SyncMapping:
-    return dataclasses.replace(mapping, thresholds=dataclasses.replace(mapping.thresholds, **values))
+    return mapping.model_copy(update={"thresholds": mapping.thresholds.model_copy(update=values)})
 
 
 def with_gate_check(mapping: SyncMapping) -> SyncMapping:
     """A check that waits for VALIDATE_GATE_KEY: validate stays parked while the test holds it."""
     gate = SqlCheck(
-        "wait_for_test_gate",
-        f"SELECT count(*) - 1 FROM (SELECT pg_advisory_xact_lock_shared({VALIDATE_GATE_KEY})) AS gate",
+        name="wait_for_test_gate",
+        sql=f"SELECT count(*) - 1 FROM (SELECT pg_advisory_xact_lock_shared({VALIDATE_GATE_KEY})) AS gate",
     )
-    return dataclasses.replace(mapping, checks=(*mapping.checks, gate))
+    return mapping.model_copy(update={"checks": (*mapping.checks, gate)})
 
 
 class ArmFaultBeforeSelect(logging.Handler):

@@ -106,3 +106,41 @@ def test_bad_sql_server_type_is_rejected(tmp_path):
     path = _write_variant(tmp_path, lambda d: d["columns"][2].update(source_type="nvarchr(4)"))
     with pytest.raises(MappingError, match=r"SalesDocumentType.*unknown SQL Server type 'nvarchr\(4\)'"):
         load_mapping(path)
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value", "words"),
+    [
+        ("thresholds", "batch_rows", "5000", "valid integer"),
+        ("thresholds", "batch_rows", 0, "greater than or equal to 1"),
+        ("thresholds", "min_rows", -1, "greater than or equal to 0"),
+        ("thresholds", "max_shrink", 1.5, "less than or equal to 1"),
+        ("thresholds", "lock_timeout_ms", -5, "greater than or equal to 1"),
+        ("thresholds", "lock_timeout_ms", "5s", "valid integer"),
+        ("thresholds", "max_error_examples", 0, "greater than or equal to 1"),
+        ("thresholds", "max_error_exmples", 20, "unknown field"),
+        ("source", "conn_id", 42, "valid string"),
+        ("target", "colour", "blue", "unknown field"),
+    ],
+)
+def test_bad_setting_names_file_key_and_value(tmp_path, section, field, value, words):
+    path = _write_variant(tmp_path, lambda d: d.setdefault(section, {}).update({field: value}))
+    with pytest.raises(MappingError) as caught:
+        load_mapping(path)
+    message = str(caught.value)
+    assert str(path) in message and f"{section}.{field}" in message and repr(value) in message
+    assert words in message
+    assert caught.value.field == f"{section}.{field}"
+
+
+def test_nullable_must_be_a_boolean(tmp_path):
+    path = _write_variant(tmp_path, lambda d: d["columns"][3].update(nullable="yes"))
+    with pytest.raises(MappingError, match=r"column 'SalesOrganization'.*nullable.*'yes'") as caught:
+        load_mapping(path)
+    assert caught.value.column == "SalesOrganization"
+
+
+def test_a_check_needs_a_name_and_sql(tmp_path):
+    path = _write_variant(tmp_path, lambda d: d["checks"].append({"name": "no_sql"}))
+    with pytest.raises(MappingError, match=r"checks\.1\.sql.*missing"):
+        load_mapping(path)

@@ -11,6 +11,7 @@ from include.table_sync.errors import (
     ConversionError,
     SourceQueryError,
     SourceUnavailableError,
+    SyncError,
     ValidationError,
 )
 from include.table_sync.pipeline import sync_once
@@ -240,6 +241,22 @@ def test_connection_refused_is_transient_and_harmless(mssql, source, orders_db, 
     assert caught.value.transient
     assert table_checksum(orders_db) == checksum
     assert history(orders_db)[-1]["error_class"] == "SourceUnavailableError"
+    # Classified: the message says it all, and the driver's exception (its text redacted into
+    # the message) is not chained.
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_an_unexpected_bug_keeps_its_traceback(mssql, source, orders_db, mapping):
+    def connect_with_a_bug():
+        raise ZeroDivisionError("a bug, not a source failure")
+
+    context = make_context(mapping, mssql, orders_db, run_id="bug-run")
+    context.connect_source = connect_with_a_bug
+    with pytest.raises(SyncError) as caught:
+        sync_once(context)
+    assert not caught.value.transient
+    assert isinstance(caught.value.__cause__, ZeroDivisionError)
+    assert history(orders_db)[-1]["error_class"] == "SyncError"
 
 
 def test_allow_empty_and_max_shrink_overrides(mssql, source, orders_db, mapping):
