@@ -4,7 +4,8 @@ A column may be qualified by the exposed name of a source: its alias, or, for a 
 one, its name, optionally with schema and database (``sys.objects.name``,
 ``ProcessStatus.dbo.T.c``). Once a table has an alias only the alias names it. A qualifier
 naming no source in scope is error 4104 "The multi-part identifier ... could not be bound"
-(https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/mssqlserver-4104-database-engine-error).
+(https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/mssqlserver-4104-database-engine-error),
+or 107 for a qualified asterisk.
 
 DuckDB knows neither three- and four-part column names nor SQL Server's wording, so this runs
 on the parsed T-SQL before tables get their DuckDB names, and leaves each qualified column with
@@ -32,12 +33,20 @@ class _Source:
 def bind_columns(tree: exp.Expression, database: str) -> None:
     """Raise 4104 for a qualifier that names no source; drop schema and database parts."""
     for column in list(tree.find_all(exp.Column)):
-        if not column.table or isinstance(column.this, exp.Star):
+        if not column.table:
             continue
         sources = _visible_sources(column)
         if sources is None:
             continue  # not inside a query with sources (a SET, a UNION's ORDER BY): DuckDB decides
         if not any(_names(source, column, database) for source in sources):
+            if isinstance(column.this, exp.Star):
+                # https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/mssqlserver-107-database-engine-error
+                prefix = ".".join(part.name for part in column.parts[:-1])
+                raise SqlServerError(
+                    107,
+                    f"The column prefix '{prefix}' does not match with a table name or alias name used in the query.",
+                    15,
+                )
             written = ".".join(part.name for part in column.parts)
             raise SqlServerError(4104, f'The multi-part identifier "{written}" could not be bound.', 16)
         column.set("db", None)

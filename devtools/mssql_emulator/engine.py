@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import duckdb
 from sqlglot import exp
 
-from devtools.mssql_emulator import batch, collations, errors, sqltypes, system_views, translate
+from devtools.mssql_emulator import batch, collations, errors, procedures, sqltypes, system_views, translate
 from devtools.mssql_emulator.bulk_insert import MAX_VALUES_ROWS, insert_sql, too_many_rows, try_fast_insert
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, Catalog, TableDef, information_schema_rows
 from devtools.mssql_emulator.results import (
@@ -92,11 +92,9 @@ class Engine:
             raise
         except duckdb.Error as error:
             raise errors.from_duckdb(error) from None
-        except Exception as error:  # an engine gap must reach the client as an error, not a traceback
+        except Exception:  # an engine gap must reach the client as an error, not a traceback
             log.exception("spid %s: statement failed inside the engine", session.spid)
-            raise SqlServerError(
-                50000, f"The emulator cannot run this statement ({type(error).__name__}: {str(error)[:200]})."
-            ) from None
+            raise errors.unsupported("Something in this batch") from None
 
     # ---- statement dispatch ----
 
@@ -122,8 +120,17 @@ class Engine:
         if handled is not None:
             yield from handled
             return
-        for statement in translate.parse(text):
-            yield from self._run_statement(session, statement, text)
+        refused = errors.unsupported_statement(text)
+        if refused is not None:
+            raise refused
+        if procedures.is_system_procedure(text.split(None, 1)[0].strip("[]").removeprefix("sys.")):
+            # "If the statement is the first one in a batch" EXECUTE may be left out
+            # (https://learn.microsoft.com/en-us/sql/t-sql/language-elements/execute-transact-sql);
+            # the emulator allows it for system procedures anywhere.
+            text = f"EXEC {text}"
+        with errors.for_statement(text):
+            for statement in translate.parse(text):
+                yield from self._run_statement(session, statement, text)
 
     def _run_option(self, session: Session, text: str):
         """SET options, transactions and PRINT: answered without sqlglot."""
@@ -187,8 +194,8 @@ class Engine:
         elif isinstance(statement, (exp.Transaction, exp.Commit, exp.Rollback, exp.Set)):
             yield StatementDone()
         else:
-            first = text.strip().split()[0] if text.strip() else ""
-            raise SqlServerError(102, f"Incorrect syntax near '{first}'.", 15)
+            first = text.strip().split()[0].upper() if text.strip() else "?"
+            raise errors.unsupported_statement(text) or errors.unsupported(f"The {first} statement")
 
     def _describe_only(self, session: Session, statement: exp.Expression, text: str) -> Iterator[Outcome]:
         """SET FMTONLY ON: "Returns only metadata to the client ... No rows are processed or sent
@@ -535,6 +542,8 @@ class Engine:
             table = TableDef(database, schema, name, "table", columns, self.catalog.next_object_id())
             for (col_name, col, _nullable, default_sql), declared in zip(column_sql, columns, strict=False):
                 piece = f'"{col_name}" {sqltypes.storage_type(col)}'
+                if declared.collation:  # GROUP BY / DISTINCT follow case and accent (collations.py)
+                    piece += f" COLLATE {collations.duckdb_collation(collations.lookup(declared.collation))}"
                 if col_name in identity:
                     sequence = f'"{database}"."{schema}"."__seq_{name}_{col_name}"'
                     self._ddl.execute(f"CREATE SEQUENCE {sequence}")
@@ -709,6 +718,13 @@ class Engine:
             yield from self._run_all(session, batch.split(text))
             return
         name = target.sql("tsql") if target is not None else "?"
+        procedure = target.name if isinstance(target, exp.Table) else name
+        result = procedures.run(procedure, [_argument(a) for a in statement.expressions])
+        if result is not None:
+            yield result
+            return
+        if procedures.is_system_procedure(procedure):
+            raise errors.unsupported(f"The system procedure '{procedure}'")
         raise SqlServerError(2812, f"Could not find stored procedure '{name}'.")
 
     def _state(self, session: Session) -> _SessionState:
@@ -736,6 +752,20 @@ def _column_collation(item: exp.ColumnDef, database: str, catalog: Catalog) -> s
                 break
             return collations.lookup(name).name
     return catalog.database_collation(database)
+
+
+def _argument(node: exp.Expression) -> tuple[str | None, object]:
+    """One EXEC argument as (parameter name or None, constant value; None for DEFAULT/NULL)."""
+    name = None
+    if isinstance(node, exp.EQ) and isinstance(node.this, exp.Parameter):
+        name, node = node.this.name, node.expression
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        return name, -int(node.this.name)
+    if isinstance(node, exp.Literal):
+        return name, int(node.name) if not node.is_string and node.name.lstrip("-").isdigit() else node.name
+    if isinstance(node, exp.National):
+        return name, node.name
+    return name, None
 
 
 def _width_error(width: int, expected: int) -> SqlServerError:

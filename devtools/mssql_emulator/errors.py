@@ -1,12 +1,106 @@
-"""DuckDB's complaints reworded as the SQL Server errors a client would have seen."""
+"""Every failure as the SQL Server error a client would have seen: number, severity, state, words.
+
+DuckDB's complaints are reworded here; T-SQL the emulator cannot run is refused with one error
+that says "not supported by the emulator" and names the statement. No DuckDB or Python text
+ever reaches a client.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+from collections.abc import Iterator
 
 import duckdb
 
 from devtools.mssql_emulator.results import SqlServerError
+
+log = logging.getLogger(__name__)
+
+# SQL Server's number for "Keyword or statement option '%.*ls' is not supported in this version
+# of SQL Server." (severity 16; the 40000-49999 list,
+# https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-40000-to-49999).
+# The emulator uses it, in its own words, for whatever T-SQL it cannot run.
+UNSUPPORTED = 40517
+_SOMETHING_IN_IT = "Something in this statement"  # for_statement() names the statement instead
+
+# T-SQL statements (https://learn.microsoft.com/en-us/sql/t-sql/statements/statements and the
+# control-of-flow and cursor pages) the emulator does not run, by their first keyword; CREATE
+# and DROP by what they create, the ones the emulator runs listed instead.
+_UNSUPPORTED_FIRST_WORDS = {
+    "ALTER", "MERGE", "DECLARE", "WHILE", "RAISERROR", "THROW", "GRANT", "DENY", "REVOKE",
+    "WAITFOR", "BULK", "DBCC", "BACKUP", "RESTORE", "RETURN", "GOTO", "BREAK", "CONTINUE",
+    "CHECKPOINT", "KILL", "RECONFIGURE", "SHUTDOWN", "OPEN", "FETCH", "CLOSE", "DEALLOCATE",
+    "READTEXT", "UPDATETEXT", "WRITETEXT", "ENABLE", "DISABLE", "SETUSER", "REVERT", "RECEIVE",
+    "SEND", "MOVE", "GET",
+}  # fmt: skip
+_UNSUPPORTED_PAIRS = {
+    ("BEGIN", "TRY"), ("BEGIN", "CATCH"), ("BEGIN", "DIALOG"), ("BEGIN", "CONVERSATION"),
+    ("END", "TRY"), ("END", "CATCH"), ("END", "CONVERSATION"), ("UPDATE", "STATISTICS"),
+    ("EXEC", "AS"), ("EXECUTE", "AS"),
+}  # fmt: skip
+_CREATED_BY_THE_EMULATOR = {
+    "TABLE",
+    "VIEW",
+    "SCHEMA",
+    "DATABASE",
+    "INDEX",
+    "UNIQUE",
+    "CLUSTERED",
+    "NONCLUSTERED",
+    "OR",
+}
+_DROPPED_BY_THE_EMULATOR = {"TABLE", "VIEW", "SCHEMA", "DATABASE"}
+
+
+def unsupported(what: str) -> SqlServerError:
+    """Error 40517 for T-SQL the emulator cannot run; ``what`` names it."""
+    return SqlServerError(UNSUPPORTED, f"{what} is not supported by the emulator.", 16)
+
+
+def unsupported_statement(text: str) -> SqlServerError | None:
+    """The 40517 error for a statement whose first keywords the emulator does not run, else None."""
+    words = [w.upper() for w in re.findall(r"[A-Za-z_]+", text[:200])[:2]]
+    if not words:
+        return None
+    first, second = words[0], (words[1] if len(words) > 1 else "")
+    if (
+        first in _UNSUPPORTED_FIRST_WORDS
+        or (first, second) in _UNSUPPORTED_PAIRS
+        or (first == "CREATE" and second not in _CREATED_BY_THE_EMULATOR)
+        or (first == "DROP" and second not in _DROPPED_BY_THE_EMULATOR)
+    ):
+        named = (
+            f"{first} {second}"
+            if first in ("CREATE", "DROP", "ALTER") or (first, second) in _UNSUPPORTED_PAIRS
+            else first
+        )
+        return unsupported(f"The {named.strip()} statement")
+    return None
+
+
+@contextlib.contextmanager
+def for_statement(text: str) -> Iterator[None]:
+    """Name ``text`` in an unsupported-construct error raised while it runs; any other failure
+    of the emulator's own (a Python exception) becomes that error too, never a traceback."""
+    try:
+        yield
+    except SqlServerError as error:
+        if error.number == UNSUPPORTED and error.message == unsupported(_SOMETHING_IN_IT).message:
+            raise unsupported(f"Something in the statement '{_head(text)}'") from None
+        raise
+    except duckdb.Error as error:
+        raise from_duckdb(error, statement=text) from None
+    except Exception:
+        log.exception("statement failed inside the emulator: %s", _head(text))
+        raise unsupported(f"Something in the statement '{_head(text)}'") from None
+
+
+def _head(text: str) -> str:
+    words = " ".join(text.split())
+    return words if len(words) <= 60 else words[:57] + "..."
+
 
 _SQL_TYPE_NAMES = {
     "INT32": "int",
@@ -22,8 +116,9 @@ _SQL_TYPE_NAMES = {
 }
 
 
-def from_duckdb(error: Exception, table=None) -> SqlServerError:
-    """The SQL Server error for a DuckDB exception (``table``: the statement's target, if any)."""
+def from_duckdb(error: Exception, table=None, statement: str | None = None) -> SqlServerError:
+    """The SQL Server error for a DuckDB exception (``table``: the statement's target, if any;
+    ``statement``: its T-SQL, named when the emulator cannot run it)."""
     text = str(error)
     first = text.split("\n", 1)[0]
     own = re.search(r"MSSQL\|(\d+)\|(.*)", first)
@@ -38,12 +133,26 @@ def from_duckdb(error: Exception, table=None) -> SqlServerError:
     ):
         return _conversion(first)
     if isinstance(error, duckdb.BinderException):
-        column = re.search(r'column "([^"]+)" not found', first, re.I) or re.search(
-            r'Referenced column "([^"]+)"', first
+        column = (
+            re.search(r'column "([^"]+)" not found', first, re.I)
+            or re.search(r'Referenced column "([^"]+)"', first)
+            or re.search(r'does not have a column named "([^"]+)"', first)
         )
         if column:
             return SqlServerError(207, f"Invalid column name '{column.group(1)}'.", 16)
+        unbound = re.search(r'Referenced table "([^"]+)" not found', first)
+        if unbound:
+            # Only a qualifier binding.py let through (a derived table naming an outer source).
+            where = re.search(rf"\b{re.escape(unbound.group(1))}\.\"?(\w+)", text)
+            written = f"{unbound.group(1)}.{where.group(1)}" if where else unbound.group(1)
+            return SqlServerError(4104, f'The multi-part identifier "{written}" could not be bound.', 16)
     if isinstance(error, duckdb.CatalogException):
+        function = re.search(r"(?:Scalar|Aggregate) Function with name \"?(\w+)\"? does not exist", first)
+        if function:
+            # https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-0-to-999
+            return SqlServerError(
+                195, f"'{function.group(1)}' is not a recognized built-in function name.", 15
+            )
         name = re.search(r'with name "?([^"!]+)"? does not exist', first)
         if name:
             return SqlServerError(208, f"Invalid object name '{name.group(1)}'.", 16)
@@ -54,25 +163,20 @@ def from_duckdb(error: Exception, table=None) -> SqlServerError:
                 f"There is already an object named '{name.group(1) if name else '?'}' in the database.",
                 16,
             )
-        function = re.search(r"Scalar Function with name (\w+) does not exist", first)
-        if function:
-            return SqlServerError(
-                195, f"'{function.group(1)}' is not a recognized built-in function name.", 15
-            )
     variable = re.search(r"Values were not provided for the following parameters: (\w+)", first)
     if variable:
         return SqlServerError(137, f'Must declare the scalar variable "@{variable.group(1)}".', 15)
-    if isinstance(error, duckdb.ParserException):
-        near = re.search(r'at or near "([^"]*)"', first)
-        return SqlServerError(102, f"Incorrect syntax near '{near.group(1) if near else ''}'.", 15)
     if isinstance(error, duckdb.OutOfRangeException) or "out of range" in first.lower():
         return SqlServerError(
             8115, "Arithmetic overflow error converting expression to data type numeric.", 16
         )
     if "Division by zero" in first or "division by zero" in first:
         return SqlServerError(8134, "Divide by zero error encountered.", 16)
-    message = re.sub(r"^[A-Za-z ]+Error:\s*", "", first).strip()
-    return SqlServerError(50000, f"The statement failed: {message}", 16)
+    # What is left (DuckDB cannot parse the translation, a function with argument types DuckDB
+    # has no overload for, a feature DuckDB lacks) is a gap of the emulator, not the client's error.
+    if statement is not None:
+        return unsupported(f"Something in the statement '{_head(statement)}'")
+    return unsupported(_SOMETHING_IN_IT)
 
 
 def _constraint(first: str, table) -> SqlServerError:
