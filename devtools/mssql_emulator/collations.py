@@ -56,8 +56,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+
+from sqlglot import exp
 
 from devtools.mssql_emulator.results import SqlServerError
 
@@ -110,7 +112,7 @@ _SQL_COLLATIONS = {
 }
 
 _WINDOWS_NAME = re.compile(
-    r"^(?P<prefix>[A-Za-z_]+?)(?:_(?P<version>90|100|140))?"
+    r"^(?P<prefix>[A-Za-z0-9_]+?)(?:_(?P<version>90|100|140))?"
     r"_(?:(?P<bin>BIN2?)|(?P<case>CI|CS)_(?P<accent>AI|AS)(?P<kana>_KS)?(?P<width>_WS)?"
     r"(?P<vs>_VSS)?(?P<sc>_SC)?)(?P<utf8>_UTF8)?$",
     re.IGNORECASE,
@@ -209,7 +211,8 @@ def find(name: str) -> Collation | None:
     else:
         binary = False
         parts += [match["case"].upper(), match["accent"].upper()]
-        parts += [flag for flag in ("KS", "WS", "VSS", "SC") if match[flag.lower()]]
+        groups = {"KS": "kana", "WS": "width", "VSS": "vs", "SC": "sc"}
+        parts += [flag for flag, group in groups.items() if match[group]]
         options = dict(
             case_sensitive=match["case"].upper() == "CS",
             accent_sensitive=match["accent"].upper() == "AS",
@@ -358,3 +361,207 @@ def equivalents(collation: Collation, char: str) -> str:
         return char
     found = _classes(collation).get(fold_char(collation, char), char)
     return found if char in found else char + found
+
+
+# ---- DuckDB expressions that compare like a collation ----
+
+_BINARY = exp.Identifier(this="binary", quoted=True)
+
+
+def duckdb_collation(collation: Collation) -> str:
+    """The DuckDB collation closest to ``collation`` (for GROUP BY, DISTINCT, stored columns)."""
+    if collation.binary:
+        return '"binary"'
+    if collation.case_sensitive:
+        return '"binary"' if collation.accent_sensitive else "noaccent"
+    return "nocase" if collation.accent_sensitive else "nocase.noaccent"
+
+
+def _binary(node: exp.Expression) -> exp.Expression:
+    return exp.Collate(this=node, expression=_BINARY.copy())
+
+
+def _rtrim(node: exp.Expression) -> exp.Expression:
+    # SQL Server pads the shorter operand with spaces before comparing (ANSI/ISO SQL-92).
+    return exp.func("rtrim", node, exp.Literal.string(" "))
+
+
+def search_key(node: exp.Expression, collation: Collation) -> exp.Expression:
+    """``node`` folded so that equal characters under the collation are one character.
+
+    Length-preserving (one character in, one out) except where accent stripping drops a
+    separate combining mark, so positions found in the key are positions in the text.
+    """
+    if collation.binary:
+        return node
+    keys, values = translation(collation)
+    if keys:
+        node = exp.func("translate", node, exp.Literal.string(keys), exp.Literal.string(values))
+    if not collation.case_sensitive:
+        node = exp.Lower(this=node)
+    if not collation.accent_sensitive:
+        node = exp.func("strip_accents", node)
+    return node
+
+
+def equality_key(node: exp.Expression, collation: Collation) -> exp.Expression:
+    """What ``=``, ``<>`` and IN compare under the collation (trailing spaces ignored)."""
+    return _binary(search_key(_rtrim(node), collation))
+
+
+@lru_cache(maxsize=1)
+def _case_swap() -> tuple[str, str]:
+    """Every BMP letter with a one-character other case -> that case (for the tertiary key)."""
+    keys, values = [], []
+    for code in range(0x41, 0x10000):
+        char = chr(code)
+        other = char.lower() if char.isupper() else char.upper() if char.islower() else char
+        if len(other) == 1 and other != char:
+            keys.append(char)
+            values.append(other)
+    return "".join(keys), "".join(values)
+
+
+def order_key(node: exp.Expression, collation: Collation) -> exp.Expression:
+    """What ORDER BY, ``<``, ``>``, BETWEEN, MIN and MAX compare under the collation.
+
+    Binary: the code points. Otherwise three levels, each compared code point by code point:
+    the case- and accent-free fold; then (under _AS) the case-free fold with its accents;
+    then (under _CS) the text with its case swapped, so that lower case sorts ahead of upper
+    case. U+0001 joins the levels, so a shorter key still sorts first (module docstring).
+    """
+    trimmed = _rtrim(node)
+    if collation.binary:
+        return _binary(trimmed)
+    caseless = search_key(trimmed.copy(), replace(collation, case_sensitive=False, accent_sensitive=True))
+    levels = [exp.func("strip_accents", caseless.copy())]
+    if collation.accent_sensitive:
+        levels.append(caseless)
+    if collation.case_sensitive:
+        keys, values = _case_swap()
+        exact = search_key(trimmed.copy(), replace(collation, case_sensitive=True))
+        levels.append(exp.func("translate", exact, exp.Literal.string(keys), exp.Literal.string(values)))
+    key = levels[0]
+    for level in levels[1:]:
+        key = exp.DPipe(this=exp.DPipe(this=key, expression=exp.Literal.string("\x01")), expression=level)
+    return _binary(key)
+
+
+def _class(collation: Collation, char: str) -> str:
+    """A regular-expression (RE2) atom matching every character equal to ``char``."""
+    chars = equivalents(collation, char)
+    atoms = "".join(f"\\x{{{ord(c):x}}}" for c in chars)
+    return atoms if len(chars) == 1 else f"[{atoms}]"
+
+
+def replace_pattern(pattern: str, collation: Collation) -> str | None:
+    """An RE2 pattern finding ``pattern`` under the collation, None if plain search finds it."""
+    if collation.binary or not any(len(equivalents(collation, c)) > 1 for c in pattern):
+        return None
+    return "".join(_class(collation, c) for c in pattern)
+
+
+def like_regex(pattern: str, collation: Collation, escape: str | None = None) -> str:
+    """A T-SQL LIKE pattern (%, _, [abc], [a-f], [^abc], ESCAPE) as an RE2 pattern.
+
+    https://learn.microsoft.com/en-us/sql/t-sql/language-elements/like-transact-sql
+    The pattern's characters match every character the collation holds equal to them.
+    """
+    out, at = ["(?s)"], 0
+    while at < len(pattern):
+        char = pattern[at]
+        if escape and char == escape and at + 1 < len(pattern):
+            out.append(_class(collation, pattern[at + 1]))
+            at += 2
+            continue
+        if char == "%":
+            out.append(".*")
+        elif char == "_":
+            out.append(".")
+        elif char == "[" and "]" in pattern[at + 1 :]:
+            end = (
+                pattern.index("]", at + 2) if pattern[at + 1 : at + 2] == "]" else pattern.index("]", at + 1)
+            )
+            body, at = pattern[at + 1 : end], end
+            negate = body.startswith("^")
+            body = body[1:] if negate else body
+            members, index = [], 0
+            while index < len(body):
+                if index + 2 < len(body) and body[index + 1] == "-":
+                    low, high = body[index], body[index + 2]
+                    members.append(f"\\x{{{ord(low):x}}}-\\x{{{ord(high):x}}}")
+                    for bound in (low, high):
+                        members.extend(
+                            f"\\x{{{ord(c):x}}}" for c in equivalents(collation, bound) if c != bound
+                        )
+                    index += 3
+                else:
+                    members.extend(f"\\x{{{ord(c):x}}}" for c in equivalents(collation, body[index]))
+                    index += 1
+            out.append(f"[{'^' if negate else ''}{''.join(members)}]" if members else "[^\\x{0}-\\x{10ffff}]")
+        else:
+            out.append(_class(collation, char))
+        at += 1
+    return "".join(out)
+
+
+def replace_text(text: str | None, pattern: str | None, replacement: str | None, name: str) -> str | None:
+    """REPLACE under a collation, for a pattern only known when the row is read (a DuckDB UDF)."""
+    if text is None or pattern is None or replacement is None:
+        return None
+    if not pattern:
+        return text
+    collation = lookup(name)
+    folded, wanted = _fold(text, collation), _fold(pattern, collation)
+    out, at = [], 0
+    while True:
+        found = folded.find(wanted, at)
+        if found < 0:
+            out.append(text[at:])
+            return "".join(out)
+        out.append(text[at:found])
+        out.append(replacement)
+        at = found + len(wanted)
+
+
+def pattern_index(pattern: str | None, text: str | None, name: str) -> int | None:
+    """PATINDEX under a collation for a pattern only known when the row is read (a DuckDB UDF)."""
+    if text is None or pattern is None:
+        return None
+    collation = lookup(name)
+    if not pattern.startswith("%"):
+        return 1 if _python_regex(like_regex(pattern, collation)).fullmatch(text) else 0
+    rest = _python_regex(like_regex(pattern[1:], collation))
+    return next((start + 1 for start in range(len(text)) if rest.fullmatch(text, start)), 0)
+
+
+def _python_regex(pattern: str) -> re.Pattern:
+    """An RE2 pattern of like_regex for Python's re, which spells code points \\UXXXXXXXX."""
+    return re.compile(re.sub(r"\\x\{([0-9a-f]+)\}", lambda m: f"\\U{int(m.group(1), 16):08x}", pattern))
+
+
+def _fold(text: str, collation: Collation) -> str:
+    """The Python twin of search_key, one character per character."""
+    out = []
+    for char in text:
+        folded = fold_char(collation, char)
+        out.append(folded if len(folded) == 1 else char)
+    return "".join(out)
+
+
+def register_functions(connection) -> None:
+    """The DuckDB functions REPLACE and PATINDEX fall back on when the pattern is not a constant."""
+    connection.create_function(
+        "ms_collate_replace",
+        replace_text,
+        ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"],
+        "VARCHAR",
+        null_handling="special",
+    )
+    connection.create_function(
+        "ms_collate_patindex",
+        pattern_index,
+        ["VARCHAR", "VARCHAR", "VARCHAR"],
+        "BIGINT",
+        null_handling="special",
+    )

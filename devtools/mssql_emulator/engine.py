@@ -69,6 +69,7 @@ class Engine:
         self._ddl = self.db.cursor()
         self._cursor_lock = threading.Lock()
         self._ddl.execute(sqltypes.MACROS)
+        collations.register_functions(self.db)
         for name in DEFAULT_DATABASES:
             self._create_database(name)
 

@@ -12,6 +12,7 @@ import decimal
 import re
 from dataclasses import replace
 
+from devtools.mssql_emulator.collations import DEFAULT as DEFAULT_COLLATION
 from devtools.mssql_emulator.results import Column, DateTime2, Time7
 
 STRING_TYPES = {"nvarchar", "nchar", "varchar", "char"}
@@ -226,7 +227,10 @@ def from_duckdb(name: str, duck_type: str) -> Column:
     match = re.match(r"DECIMAL\((\d+),\s*(\d+)\)", text)
     if match:
         return Column(name, "decimal", precision=int(match.group(1)), scale=int(match.group(2)))
-    return replace(_DUCK_FALLBACK.get(text, Column("", "nvarchar", length=4000)), name=name)
+    column = replace(_DUCK_FALLBACK.get(text, Column("", "nvarchar", length=4000)), name=name)
+    if column.sql_type in STRING_TYPES:  # text the query gives no collation for: the server's
+        column = replace(column, collation=DEFAULT_COLLATION)
+    return column
 
 
 # ---- output conversion: DuckDB value -> results.py value, compiled once per column ----

@@ -8,6 +8,7 @@ session facts such as DB_NAME() or @@SPID become literals.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 
 import sqlglot
@@ -15,8 +16,9 @@ from sqlglot import exp
 from sqlglot.dialects.tsql import TSQL
 from sqlglot.tokens import TokenType
 
-from devtools.mssql_emulator import binding, sqltypes
+from devtools.mssql_emulator import binding, collations, sqltypes
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, INFO_VIEWS_BY_NAME, Catalog, TableDef
+from devtools.mssql_emulator.collations import COERCIBLE, EXPLICIT, IMPLICIT, NONE, Label
 from devtools.mssql_emulator.results import Column, SqlServerError
 from devtools.mssql_emulator.system_views import (
     INFO_KEY_COLUMN_USAGE,
@@ -49,7 +51,35 @@ SERVER_PROPERTIES = {
     "collation": "SQL_Latin1_General_CP1_CI_AS",
     "productmajorversion": "16",
     "isintegratedsecurityonly": 0,
+    # The server collation's facts (SERVERPROPERTY page): sort order 52 is nocase_iso.
+    "lcid": 1033,
+    "comparisonstyle": 196609,
+    "sqlcharset": 1,
+    "sqlcharsetname": "iso_1",
+    "sqlsortorder": 52,
+    "sqlsortordername": "nocase_iso",
 }
+
+# One deliberately wrong rendering, for testing a client's render probe against a server that
+# differs from the documentation (issue 12). Set before the emulator starts, e.g.
+# MSSQL_EMULATOR_RENDER_DEVIATION=float-style3-15-digits. README: "Render deviations".
+RENDER_DEVIATION_ENV = "MSSQL_EMULATOR_RENDER_DEVIATION"
+RENDER_DEVIATIONS = {
+    "float-style3-15-digits": "CONVERT(varchar, <float>, 3) gives 15 significant digits, not 17",
+    "datetime2-6-digits": "CONVERT(varchar, <datetime2(7)>, 121/126/127) gives 6 fraction digits, not 7",
+    "binary-replace-ignores-width": "REPLACE under a _BIN/_BIN2 collation matches full-width twins",
+}
+
+
+def render_deviation() -> str | None:
+    """The deviation named by MSSQL_EMULATOR_RENDER_DEVIATION, None when unset."""
+    wanted = os.environ.get(RENDER_DEVIATION_ENV, "").strip().lower()
+    if not wanted:
+        return None
+    if wanted not in RENDER_DEVIATIONS:
+        raise ValueError(f"{RENDER_DEVIATION_ENV}={wanted!r}: expected one of {', '.join(RENDER_DEVIATIONS)}")
+    return wanted
+
 
 # Functions T-SQL has that sqlglot would otherwise fold into look-alikes (GETDATE and
 # SYSDATETIME both into CURRENT_TIMESTAMP); kept as plain calls so this module decides.
@@ -74,6 +104,9 @@ _OWN_FUNCTIONS = {
     "APP_NAME",
     "DATALENGTH",
     "COLUMNPROPERTY",
+    "DATABASEPROPERTYEX",
+    "COLLATIONPROPERTY",
+    "PATINDEX",
 }
 
 
@@ -279,6 +312,15 @@ class Translator:
             name = projection.alias_or_name if isinstance(projection, (exp.Alias, exp.Column)) else ""
             inner = projection.this if isinstance(projection, exp.Alias) else projection
             typed = self.infer(inner, sources)
+            if typed is not None and typed.sql_type in sqltypes.STRING_TYPES:
+                label = self.label(inner, sources)
+                if label is not None and label.kind == NONE and query.parent is None:
+                    raise SqlServerError(
+                        451,
+                        f"Cannot resolve collation conflict for column {len(result) + 1} in SELECT statement.",
+                    )
+                named = label.name if label is not None and label.name else None
+                typed = replace(typed, collation=named or typed.collation or self.default_label().name)
             result.append(replace(typed, name=name) if typed else Column(name, "?"))
         return result
 
@@ -355,6 +397,21 @@ class Translator:
             # Not (max): the result may grow, so SQL Server types it at the 8,000-byte limit.
             length = -1 if inner.length == -1 else (4000 if wide else 8000)
             return Column("", "nvarchar" if wide else "varchar", length=length)
+        if isinstance(node, exp.Repeat):
+            inner = self.infer(node.this, sources)
+            if inner is None or inner.sql_type not in sqltypes.STRING_TYPES:
+                return None
+            wide = inner.sql_type.startswith("n")
+            return Column(
+                "",
+                "nvarchar" if wide else "varchar",
+                length=-1 if inner.length == -1 else (4000 if wide else 8000),
+            )
+        if isinstance(node, exp.Collate):
+            inner = self.infer(node.this, sources)
+            if inner is None:
+                return None
+            return replace(inner, collation=self._collation_name(node.expression))
         if isinstance(node, exp.Neg):
             return self.infer(node.this, sources)
         if isinstance(node, (exp.Coalesce,)):
@@ -434,8 +491,14 @@ class Translator:
                 "APP_NAME",
             ):
                 return Column("", "nvarchar", length=128)
-            if name in ("OBJECT_ID", "DB_ID", "SCHEMA_ID", "DATALENGTH", "COLUMNPROPERTY"):
+            if name in ("OBJECT_ID", "DB_ID", "SCHEMA_ID", "DATALENGTH", "COLUMNPROPERTY", "PATINDEX"):
                 return Column("", "int")
+            if name in ("COLLATIONPROPERTY",):
+                return Column("", "int")
+            if name == "DATABASEPROPERTYEX":
+                wanted = (_constant(node.expressions[1]) or "").lower() if len(node.expressions) == 2 else ""
+                text = wanted in ("collation", "status", "updateability", "useraccess", "recovery")
+                return Column("", "nvarchar", length=128) if text else Column("", "int")
             if name == "SERVERPROPERTY":
                 return Column("", "nvarchar", length=128)
         if isinstance(node, exp.Parameter):
@@ -476,6 +539,11 @@ class Translator:
             typed = self.infer(replace_.this, self._sources(select) if select else {})
             if typed is not None and typed.sql_type in _FIXED_TEXT:
                 replace_.this.replace(_cast_to(replace_.this.copy(), typed))
+        self._note_collations(tree)
+        for node in list(tree.find_all(exp.Anonymous, exp.Repeat)):
+            if isinstance(node, exp.Repeat) or node.name.upper() == "DATALENGTH":
+                value = node.this if isinstance(node, exp.Repeat) else (node.expressions or [None])[0]
+                node.meta["source_type"] = self.infer(value, self._sources_near(node)) if value else None
         for cast in list(tree.find_all(exp.Cast, exp.TryCast, exp.Convert)):
             # The converted value's T-SQL type, read before its own casts are rewritten.
             value = cast.expression if isinstance(cast, exp.Convert) else cast.this
@@ -510,6 +578,9 @@ class Translator:
                 "TEXTSIZE": 2147483647,
             }
             return _literal(values.get(name))
+        collated = self._rewrite_collated(node)
+        if collated is not None:
+            return collated
         if isinstance(node, exp.Anonymous):
             return self._rewrite_function(node)
         if isinstance(node, exp.CurrentTimestamp):
@@ -525,6 +596,8 @@ class Translator:
             return exp.ILike(this=node.this, expression=node.expression)
         if isinstance(node, (exp.Cast, exp.TryCast, exp.Convert)):
             return self._rewrite_cast(node)
+        if isinstance(node, exp.Repeat):
+            return _replicate(node)
         if isinstance(node, exp.Concat):
             result = node.meta.get("sql_type")
             if result is not None and result.length != -1:
@@ -536,6 +609,185 @@ class Translator:
             node.meta.get("concat") or _is_text(node.this) or _is_text(node.expression)
         ):
             return exp.DPipe(this=node.this, expression=node.expression)
+        return node
+
+    # ---- collations (collations.py; labels per the collation precedence page) ----
+
+    def default_label(self) -> Label:
+        """Literals, variables and non-string functions: the current database's collation."""
+        return Label(COERCIBLE, self.catalog.database_collation(self.context.database))
+
+    def label(self, node: exp.Expression, sources) -> Label | None:
+        """The collation label of a string expression, None for a non-string one.
+
+        Collation-sensitive operations inside ``node`` raise SQL Server's conflict errors.
+        """
+        if isinstance(node, exp.Paren):
+            return self.label(node.this, sources)
+        if isinstance(node, exp.Collate):
+            inner = self.label(node.this, sources)
+            if inner is not None and inner.kind == EXPLICIT and isinstance(node.this, exp.Collate):
+                raise SqlServerError(102, "Incorrect syntax near 'COLLATE'.", 15)
+            return Label(EXPLICIT, self._collation_name(node.expression))
+        if isinstance(node, exp.Column):
+            col = self.infer(node, sources)
+            if col is None or col.sql_type not in sqltypes.STRING_TYPES:
+                return None
+            return Label(IMPLICIT, col.collation) if col.collation else self.default_label()
+        if isinstance(node, exp.National) or (isinstance(node, exp.Literal) and node.is_string):
+            return self.default_label()
+        if isinstance(node, (exp.Parameter, exp.Placeholder)):
+            typed = self.infer(node, sources)
+            return self.default_label() if typed and typed.sql_type in sqltypes.STRING_TYPES else None
+        if isinstance(node, (exp.Cast, exp.TryCast, exp.Convert)):
+            target = node.this if isinstance(node, exp.Convert) else node.to
+            value = node.expression if isinstance(node, exp.Convert) else node.this
+            try:
+                if datatype_column(target, in_cast=True).sql_type not in sqltypes.STRING_TYPES:
+                    return None
+            except SqlServerError:
+                return None
+            return self.label(value, sources) or self.default_label()
+        operation, operands = _collation_operands(node)
+        if operands is None:
+            typed = self.infer(node, sources)
+            return self.default_label() if typed and typed.sql_type in sqltypes.STRING_TYPES else None
+        result = None
+        for operand in operands:
+            result = collations.combine(result, self.label(operand, sources), operation)
+        return result
+
+    def _collation_name(self, node: exp.Expression) -> str:
+        name = node.name
+        if name.lower() == "database_default":
+            return self.catalog.database_collation(self.context.database)
+        return collations.lookup(name).name
+
+    def _sources_near(self, node: exp.Expression):
+        select = node.find_ancestor(exp.Select)
+        if select is not None:
+            return self._sources(select)
+        root = node.root()
+        if isinstance(root, (exp.Update, exp.Delete)) and isinstance(root.this, exp.Table):
+            return {root.this.alias_or_name.lower(): root.this.meta.get("columns")}
+        return {}
+
+    def _note_collations(self, tree: exp.Expression) -> None:
+        """Before rewriting: the collation each collation-sensitive node compares under."""
+        for node in list(tree.walk()):
+            if isinstance(node, _COMPARISONS):
+                sides = [node.this, node.expression]
+            elif isinstance(node, exp.Between):
+                sides = [node.this, node.args["low"], node.args["high"]]
+            elif isinstance(node, exp.In) and not node.args.get("query"):
+                sides = [node.this, *node.expressions]
+            elif isinstance(node, (exp.Replace, exp.StrPosition)):
+                sides = [node.this, node.args.get("substr") or node.expression]
+                if isinstance(node, exp.Replace):
+                    sides.append(node.args.get("replacement"))
+            elif isinstance(node, exp.Anonymous) and node.name.upper() == "PATINDEX":
+                sides = list(node.expressions[:2])
+            elif isinstance(node, (exp.Ordered, exp.Max, exp.Min)) or (
+                isinstance(node, (exp.Concat, exp.Collate, exp.Case, exp.Add, exp.DPipe))
+            ):
+                sides = [node.this]
+                if not isinstance(node, (exp.Ordered, exp.Max, exp.Min)):
+                    self.label(node, self._sources_near(node))  # raises on a conflict
+                    continue
+            else:
+                continue
+            if isinstance(node, exp.Ordered):
+                select = node.find_ancestor(exp.Select)
+                if select is not None and select.args.get("distinct"):
+                    continue  # ORDER BY of a DISTINCT query must name a select-list expression
+            if isinstance(node, (exp.Like, exp.Replace)):
+                node.meta["pattern"] = _constant(node.expression)
+            if isinstance(node, exp.Replace):
+                node.meta["replacement"] = _constant(node.args.get("replacement"))
+            if isinstance(node, exp.Anonymous):
+                node.meta["pattern"] = _constant(node.expressions[0])
+            sources = self._sources_near(node)
+            labels = [self.label(side, sources) if side is not None else None for side in sides]
+            if isinstance(node, (exp.Like, exp.Replace, exp.StrPosition, exp.Anonymous)):
+                # Operands of string functions are text even where this module cannot type them.
+                labels = [label or self.default_label() for label in labels]
+            if any(label is None for label in labels):
+                continue  # a non-string (or unknown) operand: DuckDB's own comparison
+            operation = _operation_name(node)
+            result = None
+            for label in labels:
+                result = collations.combine(result, label, operation)
+            node.meta["collation"] = collations.lookup(result.name)
+
+    def check_select_collations(self, query: exp.Expression) -> None:
+        """A No-collation column in the select list is error 451 (collation precedence page)."""
+        if not isinstance(query, exp.Select):
+            return
+        sources = self._sources(query)
+        for index, projection in enumerate(query.expressions, start=1):
+            inner = projection.this if isinstance(projection, exp.Alias) else projection
+            label = self.label(inner, sources)
+            if label is not None and label.kind == NONE:
+                raise SqlServerError(
+                    451, f"Cannot resolve collation conflict for column {index} in SELECT statement."
+                )
+
+    def _rewrite_collated(self, node: exp.Expression) -> exp.Expression | None:
+        """A collation-sensitive node compared the way its collation compares, or None."""
+        if isinstance(node, exp.Collate):
+            collation = collations.lookup(self._collation_name(node.expression))
+            return exp.Collate(this=node.this, expression=exp.var(collations.duckdb_collation(collation)))
+        if isinstance(node, exp.Escape) and not isinstance(node.this, exp.Like):
+            return node.this  # the LIKE became a regular expression that holds the escape
+        collation = node.meta.get("collation")
+        if collation is None:
+            return None
+        if isinstance(node, exp.Like):
+            return self._like(node, collation)
+        if isinstance(node, _COMPARISONS):
+            key = collations.equality_key if isinstance(node, (exp.EQ, exp.NEQ)) else collations.order_key
+            node.set("this", key(node.this, collation))
+            node.set("expression", key(node.expression, collation))
+            return node
+        if isinstance(node, exp.Between):
+            for part in ("this", "low", "high"):
+                node.set(part, collations.order_key(node.args[part], collation))
+            return node
+        if isinstance(node, exp.In):
+            node.set("this", collations.equality_key(node.this, collation))
+            node.set("expressions", [collations.equality_key(e, collation) for e in node.expressions])
+            return node
+        if isinstance(node, exp.Replace):
+            return _collated_replace(node, collation)
+        if isinstance(node, exp.StrPosition):
+            substr = node.args["substr"]
+            if isinstance(substr, (exp.Literal, exp.National)) and substr.name == "":
+                return exp.Literal.number(0)  # CHARINDEX of an empty string is 0
+            node.set("this", collations.search_key(node.this, collation))
+            node.set("substr", collations.search_key(substr, collation))
+            return node
+        if isinstance(node, exp.Anonymous) and node.name.upper() == "PATINDEX":
+            return _patindex(node, collation)
+        if isinstance(node, exp.Ordered):
+            node.set("this", collations.order_key(node.this, collation))
+            return node
+        if isinstance(node, (exp.Max, exp.Min)):
+            function = "arg_max" if isinstance(node, exp.Max) else "arg_min"
+            return exp.func(function, node.this, collations.order_key(node.this.copy(), collation))
+        return None
+
+    def _like(self, node: exp.Like, collation: collations.Collation) -> exp.Expression:
+        escape = node.parent.expression if isinstance(node.parent, exp.Escape) else None
+        pattern = node.meta.get("pattern")
+        escape_char = _constant(escape) if escape is not None else None
+        if pattern is not None and ("[" in pattern or escape_char):
+            regex = collations.like_regex(pattern, collation, escape_char)
+            matched = exp.func("regexp_full_match", node.this, exp.Literal.string(regex))
+            return exp.Not(this=matched) if node.args.get("negate") else matched
+        if collation.binary:
+            return node
+        node.set("this", collations.search_key(node.this, collation))
+        node.set("expression", collations.search_key(node.expression, collation))
         return node
 
     def _prepare_concat(self, node: exp.Concat) -> None:
@@ -580,7 +832,12 @@ class Translator:
         if name == "LEN":
             return exp.Length(this=exp.func("rtrim", exp.cast(args[0], "VARCHAR")))
         if name == "DATALENGTH":
-            return exp.func("octet_length", exp.func("encode", exp.cast(args[0], "VARCHAR")))
+            return _datalength(args[0], node.meta.get("source_type"), self.catalog, self.context)
+        if name == "DATABASEPROPERTYEX":
+            return self._database_property(args)
+        if name == "COLLATIONPROPERTY":
+            found = collations.find(_constant(args[0]) or "") if len(args) == 2 else None
+            return _literal(found.property(_constant(args[1]) or "") if found else None)
         if name == "DB_NAME":
             if args:
                 return node
@@ -614,6 +871,32 @@ class Translator:
             self.cacheable = False
             return self._column_property(args)
         return node
+
+    def _database_property(self, args: list[exp.Expression]) -> exp.Expression:
+        """DATABASEPROPERTYEX(database, property) for constant arguments; NULL when unknown.
+
+        https://learn.microsoft.com/en-us/sql/t-sql/functions/databasepropertyex-transact-sql
+        """
+        if len(args) != 2:
+            raise SqlServerError(174, "The databasepropertyex function requires 2 argument(s).", 15)
+        database = self.catalog.database(_constant(args[0]) or "")
+        wanted = (_constant(args[1]) or "").lower()
+        if database is None:
+            return exp.Null()
+        collation = collations.lookup(self.catalog.database_collation(database))
+        answers = {
+            "collation": collation.name,
+            "comparisonstyle": collation.comparison_style,
+            "lcid": collation.lcid,
+            "sqlsortorder": 52 if collation.name == collations.DEFAULT else 0,
+            "status": "ONLINE",
+            "updateability": "READ_WRITE",
+            "useraccess": "MULTI_USER",
+            "recovery": "SIMPLE",
+            "isautoclose": 0,
+            "isautoshrink": 0,
+        }
+        return _literal(answers.get(wanted))
 
     def _schema_name(self, schema_id: exp.Expression) -> exp.Expression:
         """SCHEMA_NAME(id) for a constant or a column (sys.objects.schema_id): NULL if unknown."""
@@ -740,6 +1023,224 @@ class Translator:
 _INTEGERS = {"int", "bigint", "smallint", "tinyint"}
 _FIXED_TEXT = {"char", "nchar"}
 
+# Collation-sensitive comparisons, and the operation names error 468 gives them.
+_COMPARISONS = (exp.Like, exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+_OPERATION_NAMES = {
+    exp.Like: "like",
+    exp.EQ: "equal to",
+    exp.NEQ: "not equal to",
+    exp.LT: "less than",
+    exp.LTE: "less than or equal to",
+    exp.GT: "greater than",
+    exp.GTE: "greater than or equal to",
+    exp.In: "equal to",
+    exp.Between: "greater than or equal to",
+    exp.Replace: "replace",
+    exp.StrPosition: "charindex",
+    exp.Ordered: "order by",
+    exp.Max: "max",
+    exp.Min: "min",
+}
+# Functions whose result takes the collation label of their (first) string argument.
+_STRING_FUNCTIONS = (
+    exp.Upper,
+    exp.Lower,
+    exp.Trim,
+    exp.Substring,
+    exp.Left,
+    exp.Right,
+    exp.Repeat,
+    exp.Max,
+    exp.Min,
+)
+_STRING_CALLS = {"STUFF", "REVERSE", "LTRIM", "RTRIM", "REPLICATE", "QUOTENAME", "FORMATMESSAGE"}
+
+
+def _operation_name(node: exp.Expression) -> str:
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower()
+    return _OPERATION_NAMES.get(type(node), type(node).__name__.lower())
+
+
+def _collation_operands(node: exp.Expression) -> tuple[str | None, list | None]:
+    """(collation-sensitive operation or None, the string operands) of an expression."""
+    if isinstance(node, exp.Concat):
+        return "concat", list(node.expressions)
+    if isinstance(node, (exp.Add, exp.DPipe)):
+        return "add", [node.this, node.expression]
+    if isinstance(node, exp.Replace):
+        return "replace", [node.this, node.expression, node.args.get("replacement")]
+    if isinstance(node, exp.Case):
+        branches = [i.args.get("true") for i in node.args.get("ifs") or []]
+        return None, branches + ([node.args["default"]] if node.args.get("default") is not None else [])
+    if isinstance(node, exp.Coalesce):
+        return None, [node.this, *node.expressions]
+    if isinstance(node, _STRING_FUNCTIONS):
+        return None, [node.this]
+    if isinstance(node, exp.Anonymous) and node.name.upper() in _STRING_CALLS and node.expressions:
+        return None, [node.expressions[0]]
+    return None, None
+
+
+def _call(name: str, *args: exp.Expression) -> exp.Expression:
+    """A DuckDB function call sqlglot passes through as written (it reads a 4th argument of
+    regexp_replace as a position)."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _replicate(node: exp.Repeat) -> exp.Expression:
+    """REPLICATE: NULL for a negative count; "If string_expression is not of type varchar(max) or
+    nvarchar(max), REPLICATE truncates the return value at 8,000 bytes"
+    (https://learn.microsoft.com/en-us/sql/t-sql/functions/replicate-transact-sql).
+    """
+    source = node.meta.get("source_type")
+    times = node.args["times"]
+    repeated = exp.func("repeat", node.this, times)
+    if source is None or source.length != -1:
+        wide = source is None or source.sql_type.startswith("n")
+        repeated = exp.func("left", repeated, exp.Literal.number(4000 if wide else 8000))
+    negative = exp.LT(this=times.copy(), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=negative, true=exp.Null())], default=repeated)
+
+
+# DATALENGTH of the fixed-size types (each type's page, "Storage size").
+_FIXED_SIZES = {
+    "int": 4,
+    "bigint": 8,
+    "smallint": 2,
+    "tinyint": 1,
+    "bit": 1,
+    "float": 8,
+    "real": 4,
+    "money": 8,
+    "date": 3,
+    "datetime": 8,
+    "uniqueidentifier": 16,
+}
+_DOUBLE_BYTE_CODE_PAGES = {932, 936, 949, 950}
+
+
+def _datalength(
+    value: exp.Expression, source: Column | None, catalog: Catalog, context: Context
+) -> exp.Expression:
+    """DATALENGTH: the bytes a value takes (nvarchar: 2 per UTF-16 code unit; varchar: its code page).
+
+    https://learn.microsoft.com/en-us/sql/t-sql/functions/datalength-transact-sql
+    """
+    kind = source.sql_type if source else None
+    size: exp.Expression | None = None
+    if kind in _FIXED_SIZES:
+        size = exp.Literal.number(_FIXED_SIZES[kind])
+    elif kind in ("decimal", "numeric"):
+        precision = source.precision or 18
+        size = exp.Literal.number(
+            5 if precision <= 9 else 9 if precision <= 19 else 13 if precision <= 28 else 17
+        )
+    elif kind in sqltypes.TICK_TYPES:
+        scale = source.scale if source.scale is not None else 7
+        time = 3 if scale <= 2 else 4 if scale <= 4 else 5
+        size = exp.Literal.number(time + {"time": 0, "datetime2": 3, "datetimeoffset": 5}[kind])
+    elif kind in _FIXED_TEXT and (source.length or 0) > 0:
+        size = exp.Literal.number(source.length * (2 if kind == "nchar" else 1))
+    elif kind == "nvarchar":
+        text = exp.cast(value, "VARCHAR")
+        astral = _call(
+            "regexp_replace",
+            text.copy(),
+            exp.Literal.string("[^\\x{10000}-\\x{10ffff}]"),
+            exp.Literal.string(""),
+            exp.Literal.string("g"),
+        )
+        return exp.Mul(
+            this=exp.Paren(this=exp.Add(this=exp.Length(this=text), expression=exp.Length(this=astral))),
+            expression=exp.Literal.number(2),
+        )
+    elif kind == "varchar":
+        code_page = collations.lookup(
+            source.collation or catalog.database_collation(context.database)
+        ).code_page
+        text = exp.cast(value, "VARCHAR")
+        if code_page == 65001:
+            return exp.func("strlen", text)
+        if code_page in _DOUBLE_BYTE_CODE_PAGES:
+            wide = _call(
+                "regexp_replace",
+                text.copy(),
+                exp.Literal.string("[\\x{0}-\\x{7f}]"),
+                exp.Literal.string(""),
+                exp.Literal.string("g"),
+            )
+            return exp.Add(this=exp.Length(this=text), expression=exp.Length(this=wide))
+        return exp.Length(this=text)
+    elif kind == "varbinary":
+        return exp.func("octet_length", value)
+    if size is None:  # a type the emulator cannot tell: the UTF-8 bytes of its text
+        return exp.func("octet_length", exp.func("encode", exp.cast(value, "VARCHAR")))
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=value, expression=exp.Null()), true=exp.Null())], default=size
+    )
+
+
+def _collated_replace(node: exp.Replace, collation: collations.Collation) -> exp.Expression:
+    """REPLACE under a collation: "REPLACE performs comparisons based on the collation of the input"
+    (https://learn.microsoft.com/en-us/sql/t-sql/functions/replace-transact-sql).
+
+    A binary collation, or a pattern no character of which has an equal twin, stays DuckDB's
+    native replace(); a constant pattern becomes a regular expression of character classes; a
+    pattern known only per row goes through the ms_collate_replace UDF.
+    """
+    pattern = node.meta.get("pattern")
+    text, replacement = node.this, node.args.get("replacement")
+    if collation.binary and render_deviation() == "binary-replace-ignores-width":
+        collation = collations.lookup("Latin1_General_CS_AS")
+    if collation.binary:
+        return node
+    if pattern is None:
+        return exp.func(
+            "ms_collate_replace", text, node.expression, replacement, exp.Literal.string(collation.name)
+        )
+    if pattern == "":
+        return text
+    regex = collations.replace_pattern(pattern, collation)
+    if regex is None:
+        return node
+    # RE2's rewrite string gives \\ and \1 a meaning: a literal backslash is doubled.
+    fixed = node.meta.get("replacement")
+    rewrite = (
+        exp.Literal.string(fixed.replace("\\", "\\\\"))
+        if fixed is not None
+        else exp.func("replace", replacement, exp.Literal.string("\\"), exp.Literal.string("\\\\"))
+    )
+    return _call("regexp_replace", text, exp.Literal.string(regex), rewrite, exp.Literal.string("g"))
+
+
+def _patindex(node: exp.Anonymous, collation: collations.Collation) -> exp.Expression:
+    """PATINDEX('%pattern%', text): where the pattern first matches, 0 if nowhere (1-based)."""
+    pattern_node, text = node.expressions[0], node.expressions[1]
+    pattern = node.meta.get("pattern")
+    if pattern is None:
+        return exp.func("ms_collate_patindex", pattern_node, text, exp.Literal.string(collation.name))
+    if not pattern.startswith("%"):
+        matched = exp.func(
+            "regexp_full_match", text, exp.Literal.string(collations.like_regex(pattern, collation))
+        )
+        found = exp.Literal.number(1)
+    else:
+        rest = collations.like_regex(pattern[1:], collation).removeprefix("(?s)")
+        regex = exp.Literal.string(f"(?s)^(.*?){rest}$")
+        matched = exp.func("regexp_matches", text, regex)
+        found = exp.Add(
+            this=exp.Length(this=_call("regexp_extract", text.copy(), regex.copy(), exp.Literal.number(1))),
+            expression=exp.Literal.number(1),
+        )
+    return exp.Case(
+        ifs=[
+            exp.If(this=exp.Is(this=text.copy(), expression=exp.Null()), true=exp.Null()),
+            exp.If(this=matched, true=found),
+        ],
+        default=exp.Literal.number(0),
+    )
+
 
 def _rpad(text: exp.Expression, length: int) -> exp.Expression:
     return exp.func("rpad", text, exp.Literal.number(length), exp.Literal.string(" "))
@@ -801,17 +1302,25 @@ def _concat_type(arguments: list[Column | None]) -> Column:
 
 # CONVERT/CAST of these types to text, as SQL Server writes them: (value, style) -> DuckDB text.
 def _float_text(digits: int):
-    """float/real styles 1, 2, 3: always scientific, ``digits`` significant, a 3-digit exponent.
+    """float/real to text (CAST and CONVERT's "float and real styles" table).
 
-    Style 0 (and CAST) keep DuckDB's shortest round-trip text: SQL Server's 6-digit style 0
-    is not emulated.
+    Style 0 (also CAST and CONCAT): "A maximum of 6 digits. Use in scientific notation, when
+    appropriate" -- C's %g with 6 significant digits, so CONVERT(varchar, 1900000e0) is
+    1.9e+006. Styles 1, 2, 3: always scientific with 8, 16 and ``digits`` significant digits.
+    Every exponent has three digits (e+006, e-005).
+    https://learn.microsoft.com/en-us/sql/t-sql/functions/cast-and-convert-transact-sql#float-and-real-styles
     """
 
     def render(value: exp.Expression, style: int | None) -> exp.Expression:
         wanted = {1: 8, 2: 16, 3: digits}.get(style)
-        if wanted is None:
-            return exp.cast(value, "VARCHAR")
-        text = exp.func("printf", exp.Literal.string(f"%.{wanted - 1}e"), exp.cast(value, "DOUBLE"))
+        if style == 3 and digits == 17 and render_deviation() == "float-style3-15-digits":
+            wanted = 15
+        fmt = "%g" if wanted is None else f"%.{wanted - 1}e"
+        if style not in (None, 0, 1, 2, 3, 126, 129):
+            raise SqlServerError(
+                281, f"{style} is not a valid style number when converting from float to a character string."
+            )
+        text = exp.func("printf", exp.Literal.string(fmt), exp.cast(value, "DOUBLE"))
         # C and DuckDB write at least two exponent digits, SQL Server always three: e-001.
         return exp.func(
             "regexp_replace", text, exp.Literal.string(r"e([+-])(\d\d)$"), exp.Literal.string(r"e\10\2")
@@ -946,6 +1455,8 @@ def _tick_text(text: exp.Expression, source: Column, style: int) -> exp.Expressi
     if template is None:
         return None
     digits = source.scale if source.scale is not None else 7
+    if digits == 7 and source.sql_type == "datetime2" and render_deviation() == "datetime2-6-digits":
+        digits = 6
     width = 19 + (digits + 1 if digits else 0)
     sql = template.format(v="__tick_value", w=width, t=width - 11)
     tree = sqlglot.parse_one(sql, read="duckdb")
