@@ -5,6 +5,9 @@
 
 The server runs as a subprocess (``python -m devtools.mssql_emulator``) on an OS-assigned port,
 so a test exercises the same sockets and process boundary as a real database.
+
+TLS: the server always offers it, presenting ``tls_cert``/``tls_key`` (PEM paths) if given, else a
+self-signed certificate; ``force_encryption=True`` refuses clients that do not encrypt.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from typing import Self
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+RENDER_DEVIATION_ENV = "MSSQL_EMULATOR_RENDER_DEVIATION"
 
 
 class EmulatorStartError(RuntimeError):
@@ -38,6 +42,10 @@ class MssqlEmulator:
         port: int = 0,
         log_level: str = "WARNING",
         start_timeout: float = 90.0,
+        tls_cert: str | os.PathLike | None = None,
+        tls_key: str | os.PathLike | None = None,
+        force_encryption: bool = False,
+        render_deviation: str | None = None,
     ):
         self.user = user
         self.password = password
@@ -46,6 +54,11 @@ class MssqlEmulator:
         self.port = port
         self.log_level = log_level
         self.start_timeout = start_timeout
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self.force_encryption = force_encryption
+        # Passed on as MSSQL_EMULATOR_RENDER_DEVIATION; the engine decides what it means.
+        self.render_deviation = render_deviation
         self._process: subprocess.Popen | None = None
         self._stderr = None
 
@@ -80,6 +93,8 @@ class MssqlEmulator:
             MSSQL_EMULATOR_PASSWORD=self.password,
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         )
+        if self.render_deviation is not None:
+            env[RENDER_DEVIATION_ENV] = self.render_deviation
         command = [
             sys.executable,
             "-m",
@@ -95,6 +110,12 @@ class MssqlEmulator:
             "--log-level",
             self.log_level,
         ]
+        if self.tls_cert is not None:
+            command += ["--tls-cert", str(self.tls_cert)]
+        if self.tls_key is not None:
+            command += ["--tls-key", str(self.tls_key)]
+        if self.force_encryption:
+            command.append("--force-encryption")
         self._process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,

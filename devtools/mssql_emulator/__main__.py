@@ -3,6 +3,9 @@
 Prints one line, ``listening on HOST:PORT``, once it accepts connections, and runs until
 SIGTERM or SIGINT. The password may come from ``MSSQL_EMULATOR_PASSWORD`` instead of
 ``--password`` so it stays off command lines.
+
+TLS is always offered, as SQL Server does: with the certificate and key given by
+``--tls-cert``/``--tls-key`` (PEM files), or a self-signed certificate made at start.
 """
 
 from __future__ import annotations
@@ -27,12 +30,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--user", default="sa")
     parser.add_argument("--password", default=None, help=f"login password (default: ${PASSWORD_ENV})")
     parser.add_argument("--database", default="master", help="database of logins that name none")
+    parser.add_argument("--tls-cert", default=None, help="PEM certificate (chain) the server presents")
+    parser.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert")
+    parser.add_argument(
+        "--force-encryption",
+        action="store_true",
+        help='refuse clients that do not encrypt, as SQL Server with "Force Encryption" does',
+    )
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     if args.password is None:
         args.password = os.environ.get(PASSWORD_ENV)
     if not args.password:
         parser.error(f"give --password or set {PASSWORD_ENV}")
+    if args.tls_key and not args.tls_cert:
+        parser.error("--tls-key needs --tls-cert")
     return args
 
 
@@ -44,13 +56,21 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(threadName)s %(message)s",
     )
     from devtools.mssql_emulator.server import EmulatorServer
+    from devtools.mssql_emulator.tls import ServerTls
 
+    try:
+        server_tls = ServerTls(args.tls_cert, args.tls_key)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        print(f"cannot load the TLS certificate {args.tls_cert}: {exc}", file=sys.stderr)
+        return 2
     server = EmulatorServer(
         host=args.host,
         port=args.port,
         user=args.user,
         password=args.password,
         database=args.database,
+        server_tls=server_tls,
+        force_encryption=args.force_encryption,
     )
     stop = threading.Event()
 

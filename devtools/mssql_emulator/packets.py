@@ -74,8 +74,14 @@ class PacketReader:
 
     @property
     def buffered(self) -> bool:
-        """True when bytes already read from the socket wait to be parsed."""
-        return bool(self._buffer)
+        """True when bytes already read from the socket (or decrypted by TLS) wait to be parsed."""
+        return bool(self._buffer) or bool(getattr(self.sock, "pending", 0))
+
+    def take_buffered(self) -> bytes:
+        """Hand over the bytes read ahead (when the stream below changes, e.g. TLS starts)."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
 
     def _read_exact(self, n: int) -> bytes:
         buffer = self._buffer
@@ -132,7 +138,7 @@ class PacketWriter:
     def buffered(self) -> int:
         return len(self._buffer)
 
-    def _send_packets(self, length: int, final: bool) -> None:
+    def _send_packets(self, length: int, final: bool, packet_type: int = PKT_TABULAR_RESULT) -> None:
         """Frame and send the first ``length`` buffered bytes; EOM on the last packet if final."""
         body = self.packet_size - HEADER_SIZE
         view = memoryview(self._buffer)
@@ -142,7 +148,7 @@ class PacketWriter:
             n = min(body, length - pos)
             last = pos + n >= length
             out += HEADER.pack(
-                PKT_TABULAR_RESULT,
+                packet_type,
                 STATUS_EOM if last and final else 0,
                 n + HEADER_SIZE,
                 self.spid,
@@ -171,9 +177,9 @@ class PacketWriter:
         if self._buffer:
             self._send_packets(len(self._buffer), final=False)
 
-    def end_message(self) -> None:
+    def end_message(self, packet_type: int = PKT_TABULAR_RESULT) -> None:
         """Send everything buffered; the last packet carries EOM."""
-        self._send_packets(len(self._buffer), final=True)
+        self._send_packets(len(self._buffer), final=True, packet_type=packet_type)
         self._packet_id = 1
 
 

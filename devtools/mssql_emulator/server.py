@@ -8,31 +8,32 @@ stream at the next write.
 
 from __future__ import annotations
 
-import collections
-import datetime as dt
-import decimal
 import itertools
 import logging
-import math
-import re
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
-import uuid
-from collections.abc import Hashable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 
+from devtools.mssql_emulator import dm_exec_connections, login_policy, packets, sp_executesql, tls, tokens
 from devtools.mssql_emulator import faults as fault_commands
-from devtools.mssql_emulator import packets, tokens
 from devtools.mssql_emulator.faults import FaultRegistry, ResultFaults
+from devtools.mssql_emulator.login_policy import Encryption
 from devtools.mssql_emulator.packets import (
     ConnectionClosed,
     Message,
     PacketReader,
     PacketWriter,
     ProtocolError,
+)
+from devtools.mssql_emulator.result_cache import (
+    CACHE_CHUNK_ROWS,
+    DEFAULT_CACHE_BYTES,
+    CachedResult,
+    ResultCache,
 )
 from devtools.mssql_emulator.results import (
     EnvChange,
@@ -49,8 +50,6 @@ SERVER_NAME = "emulator"
 PRODUCT_NAME = "Microsoft SQL Server"
 PRODUCT_VERSION = (16, 0, 1000)  # SQL Server 2022 RTM, as the engine's @@VERSION says (16.0.1000.6)
 FLUSH_BYTES = 256 * 1024  # bytes of encoded rows gathered before one sendall
-CACHE_CHUNK_ROWS = 2048  # rows joined into one cached chunk
-DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 
 
 class Attention(Exception):
@@ -59,44 +58,6 @@ class Attention(Exception):
 
 class ClientGone(Exception):
     """Stop serving this connection (client left, or a fault closed it)."""
-
-
-# --- cache of encoded result sets -------------------------------------------------------------
-@dataclass
-class CachedResult:
-    chunks: list[bytes]  # COLMETADATA, then ROW/NBCROW tokens in chunks
-    row_count: int
-    size: int
-
-
-class ResultCache:
-    """Encoded result sets by ``ResultSet.cache_key``, least recently used dropped first."""
-
-    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES):
-        self.max_bytes = max_bytes
-        self._entries: collections.OrderedDict[Hashable, CachedResult] = collections.OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> CachedResult | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: Hashable, entry: CachedResult) -> None:
-        if entry.size > self.max_bytes:
-            return
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._size -= old.size
-            self._entries[key] = entry
-            self._size += entry.size
-            while self._size > self.max_bytes:
-                _, dropped = self._entries.popitem(last=False)
-                self._size -= dropped.size
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -113,6 +74,8 @@ class EmulatorServer:
         database: str,
         engine=None,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        server_tls: tls.ServerTls | None = None,
+        force_encryption: bool = False,
     ):
         if engine is None:
             from devtools.mssql_emulator.engine import Engine
@@ -126,6 +89,10 @@ class EmulatorServer:
         self.engine = engine
         self.faults = FaultRegistry()
         self.cache = ResultCache(cache_bytes)
+        # A real SQL Server always offers TLS, with a self-signed certificate if none is set.
+        self.tls = server_tls if server_tls is not None else tls.ServerTls()
+        self.force_encryption = force_encryption
+        self.connections_view = dm_exec_connections.ConnectionsView(engine)
         self._listener: socket.socket | None = None
         self._connections: set[ClientConnection] = set()
         self._lock = threading.Lock()
@@ -163,6 +130,8 @@ class EmulatorServer:
     def forget(self, connection: ClientConnection) -> None:
         with self._lock:
             self._connections.discard(connection)
+        if connection.session is not None:
+            self.connections_view.remove(connection.spid)
 
     @property
     def connection_count(self) -> int:
@@ -180,6 +149,7 @@ class EmulatorServer:
             connections = list(self._connections)
         for connection in connections:
             connection.close()
+        self.tls.close()
 
 
 # --- one client connection ----------------------------------------------------------------------
@@ -200,6 +170,8 @@ class ClientConnection:
         self.session: Session | None = None
         self._transaction_ids = itertools.count(1)
         self.transaction: bytes | None = None  # current transaction descriptor (8 bytes)
+        self.encryption = Encryption.NONE
+        self.tls_version: str | None = None
 
     # -- lifecycle --
     def run(self) -> None:
@@ -226,40 +198,85 @@ class ClientConnection:
         except OSError:
             pass
 
+    def _use_stream(self, stream) -> None:
+        """Read and write TDS packets on ``stream`` (the socket, or TLS over it) from now on."""
+        writer = PacketWriter(stream, self.writer.packet_size)
+        writer.spid = self.spid
+        self.reader = PacketReader(stream)
+        self.writer = writer
+
+    def _send_prelogin_packet(self, payload: bytes) -> None:
+        self.writer.write(payload)
+        self.writer.end_message(packets.PKT_PRELOGIN)
+
     # -- login (2.2.6.5 PRELOGIN, 2.2.6.4 LOGIN7) --
     def _login(self) -> bool:
+        server = self.server
+        if tls.starts_with_tls(self.sock):
+            try:
+                channel = tls.accept_direct(self.sock, server.tls.strict_context)
+            except ssl.SSLError as exc:
+                log.info("spid %d: TDS 8.0 TLS handshake failed: %s", self.spid, exc)
+                raise ClientGone() from exc
+            self._use_stream(channel)
+            self.encryption = Encryption.STRICT
+            self.tls_version = channel.version
+            log.debug(
+                "spid %d: TDS 8.0 TLS (%s, ALPN %s)",
+                self.spid,
+                channel.version,
+                channel.tls.selected_alpn_protocol(),
+            )
         message = self.reader.read_message()
+        login_only = False
         if message.type == packets.PKT_PRELOGIN:
             options = packets.parse_prelogin(message.payload)
-            client_encryption = options.get(packets.PL_ENCRYPTION, b"\x02")[:1] or b"\x02"
-            log.debug(
-                "spid %d: PRELOGIN options %s",
-                self.spid,
-                {k: v.hex() for k, v in options.items()},
-            )
-            self.writer.write(packets.build_prelogin_response(PRODUCT_VERSION, packets.ENCRYPT_NOT_SUP))
-            self.writer.end_message()
-            if client_encryption[0] in (packets.ENCRYPT_ON, packets.ENCRYPT_REQ):
-                log.info(
-                    "spid %d: client requires encryption, which the emulator does not offer",
-                    self.spid,
+            log.debug("spid %d: PRELOGIN options %s", self.spid, {k: v.hex() for k, v in options.items()})
+            client_value = (options.get(packets.PL_ENCRYPTION) or bytes([packets.ENCRYPT_NOT_SUP]))[0]
+            if self.encryption is Encryption.STRICT:
+                choice = login_policy.EncryptionChoice(
+                    login_policy.strict_prelogin_answer(), Encryption.STRICT
                 )
-            if self.server.faults.take("drop_connections"):
+            else:
+                choice = login_policy.choose_encryption(client_value, force=server.force_encryption)
+            self.writer.write(packets.build_prelogin_response(PRODUCT_VERSION, choice.answer))
+            self.writer.end_message()
+            if choice.refuse:
+                log.info(
+                    "spid %d: client cannot encrypt and the server forces encryption: closing", self.spid
+                )
+                raise ClientGone()
+            if server.faults.take("drop_connections"):
                 log.info("fault drop_connections: closing spid %d after PRELOGIN", self.spid)
                 raise ClientGone()
+            if choice.encryption in (Encryption.LOGIN_ONLY, Encryption.FULL):
+                try:
+                    channel = tls.accept_in_prelogin(
+                        self.reader, self._send_prelogin_packet, server.tls.prelogin_context
+                    )
+                except ssl.SSLError as exc:
+                    log.info("spid %d: TLS handshake failed: %s", self.spid, exc)
+                    raise ClientGone() from exc
+                self._use_stream(channel)
+                self.tls_version = channel.version
+                login_only = choice.encryption is Encryption.LOGIN_ONLY
+            self.encryption = choice.encryption
             message = self.reader.read_message()
+        elif server.force_encryption and self.encryption is not Encryption.STRICT:
+            log.info(
+                "spid %d: LOGIN7 without PRELOGIN while the server forces encryption: closing", self.spid
+            )
+            raise ClientGone()
         if message.type != packets.PKT_LOGIN7:
             raise ProtocolError(f"expected LOGIN7, got packet type {message.type:#x}")
+        if login_only:
+            # Only the LOGIN7 packet travels in TLS; the client drops TLS once it has sent it
+            # ([MS-TDS] 2.2.6.5: "Encrypt login packet only").
+            self._use_stream(self.sock)
         login = packets.parse_login7(message.payload)
-        log.info("spid %d: %r", self.spid, login)
-        if login.tds_version < tokens.TDS72:
-            refusal = SqlServerError(
-                50000,
-                f"The emulator speaks TDS 7.2 to 7.4; this client offered TDS version "
-                f"{login.tds_version:#010x}. Connect with TDS 7.4 (pymssql: tds_version='7.4').",
-                16,
-                1,
-            )
+        log.info("spid %d: %r (encryption: %s)", self.spid, login, self.encryption.value)
+        refusal = login_policy.version_refusal(login.tds_version)
+        if refusal is not None:
             log.info("spid %d: login refused: %s", self.spid, refusal)
             self.writer.write(tokens.pre_72_login_refusal(refusal, SERVER_NAME))
             self.writer.end_message()
@@ -268,35 +285,19 @@ class ClientConnection:
         packet_size = login.packet_size or packets.DEFAULT_PACKET_SIZE
         packet_size = max(packets.MIN_PACKET_SIZE, min(packets.MAX_PACKET_SIZE, packet_size))
 
-        fault = self.server.faults.take("delay_login")
+        fault = server.faults.take("delay_login")
         if fault:
             time.sleep(fault.params["ms"] / 1000)
 
         user = login.user_name
-        failure: list[SqlServerError] = []
-        database = login.database or self.server.database
-        if login.integrated_security:
-            failure.append(
-                SqlServerError(
-                    18452,
-                    "Login failed. The login is from an untrusted domain and cannot be used "
-                    "with Integrated authentication.",
-                    14,
-                    1,
-                )
-            )
-        elif user != self.server.user or login.password != self.server.password:
-            failure.append(SqlServerError(18456, f"Login failed for user '{user}'.", 14, 1))
-        elif not self.server.engine.database_exists(database):
-            failure.append(
-                SqlServerError(
-                    4060,
-                    f'Cannot open database "{database}" requested by the login. The login failed.',
-                    11,
-                    1,
-                )
-            )
-            failure.append(SqlServerError(18456, f"Login failed for user '{user}'.", 14, 1))
+        database = login.database or server.database
+        failure = login_policy.login_failures(
+            login,
+            user=server.user,
+            password=server.password,
+            database=database,
+            database_exists=server.engine.database_exists,
+        )
         if failure:
             log.info("spid %d: login refused: %s", self.spid, failure[-1])
             for err in failure:
@@ -324,6 +325,16 @@ class ClientConnection:
         w(tokens.done())
         self.writer.end_message()
         self.writer.packet_size = packet_size
+        server.connections_view.add(
+            dm_exec_connections.ConnectionRow(
+                session_id=self.spid,
+                protocol_version=self.tds_version,
+                encrypted=self.encryption.session_encrypted,
+                packet_size=packet_size,
+                client_address=self.address[:2],
+                local_address=self.sock.getsockname()[:2],
+            )
+        )
         return True
 
     # -- requests --
@@ -427,7 +438,7 @@ class ClientConnection:
             )
             return
         try:
-            sql = _bind_sp_executesql(rpc.parameters)
+            sql = sp_executesql.bind_parameters(rpc.parameters)
         except SqlServerError as err:
             self._send_error_response(err, token=tokens.TOKEN_DONEPROC)
             return
@@ -560,7 +571,12 @@ class ClientConnection:
         """COLMETADATA and every row; returns the row count. Uses and fills the cache."""
         row_faults = self.server.faults.take_result_faults(result.columns)
         cache_key = None
-        if result.cache_key is not None and not row_faults.any:
+        # Connection rows change without a catalog version bump (see dm_exec_connections).
+        if (
+            result.cache_key is not None
+            and not row_faults.any
+            and not dm_exec_connections.mentioned_in(result.cache_key)
+        ):
             cache_key = (result.cache_key, self.tds_version)
             cached = self.server.cache.get(cache_key)
             if cached is not None:
@@ -706,97 +722,3 @@ def _close_rows(rows) -> None:
     close = getattr(rows, "close", None)
     if close is not None:
         close()
-
-
-# --- sp_executesql parameters as literals -------------------------------------------------------
-_SQL_TOKENS = re.compile(
-    r"(?P<skip>N?'(?:[^']|'')*'|\[[^\]]*\]|\"[^\"]*\"|--[^\n]*|/\*.*?\*/)|(?P<param>@@?\w+)",
-    re.DOTALL,
-)
-_DECLARATION = re.compile(
-    r"\s*(@\w+)\s+((?:[^,(]|\([^)]*\))+?)(?:\s+(?:OUTPUT|OUT))?\s*(?:,|$)", re.IGNORECASE
-)
-
-
-def _bind_sp_executesql(parameters: list[packets.RpcParameter]) -> str:
-    """sp_executesql @stmt, @params, @p1 = v1...: the statement with typed literals for parameters.
-
-    The engine takes plain T-SQL text, so each parameter reference (outside strings, comments and
-    quoted identifiers) becomes ``CAST(<literal> AS <declared type>)``, the type coming from
-    @params, so a bit stays a bit and a NULL keeps its type.
-    """
-    if not parameters or not isinstance(parameters[0].value, str):
-        raise SqlServerError(
-            214, "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'.", 16, 2
-        )
-    statement = parameters[0].value
-    declared = [
-        (name.lower(), sql_type.strip())
-        for name, sql_type in _DECLARATION.findall(
-            (parameters[1].value if len(parameters) > 1 else None) or ""
-        )
-    ]
-    types = dict(declared)
-    values = {}
-    positional = [p for p in parameters[2:] if not p.name]
-    for (name, _), p in zip(declared, positional, strict=False):
-        values[name] = p.value
-    for p in parameters[2:]:
-        if p.name:
-            values[p.name.lower()] = p.value
-
-    def substitute(match: re.Match) -> str:
-        name = match.group("param")
-        if name is None or name.startswith("@@"):
-            return match.group(0)
-        key = name.lower()
-        if key not in values:
-            raise SqlServerError(137, f'Must declare the scalar variable "{name}".', 15, 2)
-        if key in types:
-            return f"CAST({_plain_literal(values[key])} AS {types[key]})"
-        return sql_literal(values[key])
-
-    return _SQL_TOKENS.sub(substitute, statement)
-
-
-def _plain_literal(value) -> str:
-    """A T-SQL literal that CAST turns into the parameter's declared type."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, decimal.Decimal):
-        return format(value, "f")
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise SqlServerError(50000, "The emulator cannot bind a NaN or infinite float.", 16, 1)
-        return repr(value)
-    if isinstance(value, str):
-        return "N'" + value.replace("'", "''") + "'"
-    if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, dt.datetime):
-        return f"'{value.isoformat(sep=' ')}'"
-    if isinstance(value, (dt.date, dt.time, uuid.UUID)):
-        return f"'{value}'"
-    raise SqlServerError(
-        50000, f"The emulator cannot bind a parameter of type {type(value).__name__}.", 16, 1
-    )
-
-
-def sql_literal(value) -> str:
-    """A T-SQL literal carrying its own type, for a parameter @params does not declare."""
-    if isinstance(value, float):
-        return f"CAST({_plain_literal(value)} AS float)"
-    if isinstance(value, uuid.UUID):
-        return f"CAST('{value}' AS uniqueidentifier)"
-    if isinstance(value, dt.datetime):
-        kind = "datetimeoffset" if value.tzinfo is not None else "datetime2"
-        return f"CAST({_plain_literal(value)} AS {kind})"
-    if isinstance(value, dt.date):
-        return f"CAST('{value.isoformat()}' AS date)"
-    if isinstance(value, dt.time):
-        return f"CAST('{value.isoformat()}' AS time)"
-    return _plain_literal(value)

@@ -9,6 +9,7 @@ migration tool asks for are kept; their values are what SQL Server reports for t
 
 from __future__ import annotations
 
+from devtools.mssql_emulator import dm_exec_connections
 from devtools.mssql_emulator.catalog import TableDef
 from devtools.mssql_emulator.results import Column
 
@@ -74,6 +75,8 @@ SYS_INDEX_COLUMNS = [
     Column("is_included_column", "bit"),
 ]
 SYS_VIEWS_BY_NAME = {
+    # Rows kept by the TDS server (dm_exec_connections.py), not by the engine's DDL.
+    "dm_exec_connections": dm_exec_connections.COLUMNS,
     "schemas": SYS_SCHEMAS,
     "objects": SYS_OBJECTS,
     "columns": SYS_COLUMNS,

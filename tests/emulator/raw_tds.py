@@ -10,12 +10,63 @@ on one side is not mirrored on the other.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 
 SQL_BATCH, ATTENTION, LOGIN7, PRELOGIN = 0x01, 0x06, 0x10, 0x12
 EOM = 0x01
 DONE_TOKEN = 0xFD
 DONE_ERROR, DONE_ATTN = 0x02, 0x20
+LOGINACK_TOKEN = 0xAD
+# PRELOGIN ENCRYPTION values ([MS-TDS] 2.2.6.5)
+ENCRYPT_OFF, ENCRYPT_ON, ENCRYPT_NOT_SUP, ENCRYPT_REQ = 0x00, 0x01, 0x02, 0x03
+
+
+def prelogin_payload(encryption: int) -> bytes:
+    """PRELOGIN with VERSION and ENCRYPTION only: option headers, terminator, then the data."""
+    version = struct.pack(">IH", 0x0C000000, 0)
+    head = struct.pack(">BHHBHHB", 0x00, 11, len(version), 0x01, 11 + len(version), 1, 0xFF)
+    return head + version + bytes([encryption])
+
+
+def prelogin_option(payload: bytes, token: int) -> bytes | None:
+    """The data of one PRELOGIN option of a server's answer."""
+    pos = 0
+    while payload[pos] != 0xFF:
+        option, offset, length = struct.unpack_from(">BHH", payload, pos)
+        if option == token:
+            return payload[offset : offset + length]
+        pos += 5
+    return None
+
+
+class _TlsStream:
+    """TLS records straight on a socket after a handshake done elsewhere (recv/sendall only)."""
+
+    def __init__(
+        self, sock: socket.socket, tls: ssl.SSLObject, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO
+    ):
+        self.sock, self.tls, self.incoming, self.outgoing = sock, tls, incoming, outgoing
+
+    def sendall(self, data: bytes) -> None:
+        self.tls.write(data)
+        self.sock.sendall(self.outgoing.read())
+
+    def recv(self, n: int) -> bytes:
+        while True:
+            try:
+                return self.tls.read(n)
+            except ssl.SSLWantReadError:
+                data = self.sock.recv(65536)
+                if not data:
+                    return b""
+                self.incoming.write(data)
+
+    def setsockopt(self, *args) -> None:
+        self.sock.setsockopt(*args)
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 def obfuscate_password(password: str) -> bytes:
@@ -62,8 +113,11 @@ def all_headers() -> bytes:
 
 class RawTdsClient:
     def __init__(self, host: str, port: int, packet_size: int = 4096, timeout: float = 30):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.raw_sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = self.raw_sock
         self.packet_size = packet_size
+        self.last_packet_type: int | None = None
+        self.tls: ssl.SSLObject | ssl.SSLSocket | None = None
 
     def send(self, packet_type: int, payload: bytes, packet_size: int | None = None) -> None:
         """Send one message split into packets of ``packet_size`` (header included)."""
@@ -86,7 +140,8 @@ class RawTdsClient:
         return data
 
     def read_packet(self) -> tuple[int, bytes]:
-        _type, status, length, _spid, _id, _window = struct.unpack(">BBHHBB", self._read_exact(8))
+        ptype, status, length, _spid, _id, _window = struct.unpack(">BBHHBB", self._read_exact(8))
+        self.last_packet_type = ptype
         return status, self._read_exact(length - 8)
 
     def read_message(self) -> bytes:
@@ -113,6 +168,44 @@ class RawTdsClient:
         self.read_message()
         self.send(LOGIN7, login7_payload(user, password, database, self.packet_size))
         return self.read_message()
+
+    def prelogin(self, encryption: int) -> int:
+        """Send PRELOGIN asking for ``encryption``; the server's ENCRYPTION answer."""
+        self.send(PRELOGIN, prelogin_payload(encryption))
+        return prelogin_option(self.read_message(), 0x01)[0]
+
+    def login7(self, user: str, password: str, database: str) -> bytes:
+        self.send(LOGIN7, login7_payload(user, password, database, self.packet_size))
+        return self.read_message()
+
+    def tls_in_prelogin(self, context: ssl.SSLContext, server_hostname: str | None = None) -> list[int]:
+        """TDS 7.x TLS handshake, each TLS flight in PRELOGIN packets; the server's packet types."""
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_hostname=server_hostname)
+        server_packet_types = []
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pass
+            if outgoing.pending:
+                self.send(PRELOGIN, outgoing.read())
+            incoming.write(self.read_message())
+            server_packet_types.append(self.last_packet_type)
+        if outgoing.pending:
+            self.send(PRELOGIN, outgoing.read())
+        self.tls = tls
+        self.sock = _TlsStream(self.raw_sock, tls, incoming, outgoing)
+        return server_packet_types
+
+    def tls_first(self, context: ssl.SSLContext, server_hostname: str | None = None) -> None:
+        """TDS 8.0: TLS on the bare connection before any TDS packet."""
+        self.tls = self.sock = context.wrap_socket(self.raw_sock, server_hostname=server_hostname)
+
+    def stop_tls(self) -> None:
+        """Back to the bare socket (after the LOGIN7 of login-only encryption)."""
+        self.sock = self.raw_sock
 
     def batch(self, sql: str, packet_size: int | None = None) -> None:
         self.send(SQL_BATCH, all_headers() + sql.encode("utf-16-le"), packet_size)

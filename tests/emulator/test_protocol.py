@@ -26,6 +26,7 @@ import pytest
 from devtools.mssql_emulator import EmulatorStartError, MssqlEmulator, packets, tokens
 from devtools.mssql_emulator.results import Column, DateTime2, Time7
 from tests.emulator import raw_tds
+from tests.emulator.login_errors import pymssql_login_error
 
 
 def encode(column: Column, value) -> bytes:
@@ -165,27 +166,6 @@ def test_tsql_logs_in_and_runs_a_query(emulator):
     assert result.returncode == 0, result.stderr
     assert "Grüße 🚀\t42" in result.stdout
     assert "(1 row affected)" in result.stdout
-
-
-def pymssql_login_error(emulator, **overrides) -> tuple[int, str]:
-    """(number, message) of a failed pymssql login, in a fresh process.
-
-    pymssql keeps the last server message in process-wide state and only replaces it with a
-    message of higher severity, so a second failed login in one process loses its text.
-    """
-    kwargs = emulator.connect_kwargs(login_timeout=10, **overrides)
-    script = (
-        "import pymssql, sys\n"
-        "try:\n"
-        f"    pymssql.connect(**{kwargs!r})\n"
-        "except pymssql.OperationalError as e:\n"
-        "    number, message = e.args[0]\n"
-        "    print(number); print(message.decode())\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    number, _, message = result.stdout.partition("\n")
-    assert number, result.stderr
-    return int(number), message
 
 
 def test_wrong_password_is_login_failed_18456(pytds_connect, emulator):
