@@ -381,7 +381,8 @@ def _binary(node: exp.Expression) -> exp.Expression:
     return exp.Collate(this=node, expression=_BINARY.copy())
 
 
-def _rtrim(node: exp.Expression) -> exp.Expression:
+def rtrim(node: exp.Expression) -> exp.Expression:
+    """``node`` without trailing spaces."""
     # SQL Server pads the shorter operand with spaces before comparing (ANSI/ISO SQL-92).
     return exp.func("rtrim", node, exp.Literal.string(" "))
 
@@ -406,7 +407,7 @@ def search_key(node: exp.Expression, collation: Collation) -> exp.Expression:
 
 def equality_key(node: exp.Expression, collation: Collation) -> exp.Expression:
     """What ``=``, ``<>`` and IN compare under the collation (trailing spaces ignored)."""
-    return _binary(search_key(_rtrim(node), collation))
+    return _binary(search_key(rtrim(node), collation))
 
 
 @lru_cache(maxsize=1)
@@ -430,7 +431,7 @@ def order_key(node: exp.Expression, collation: Collation) -> exp.Expression:
     then (under _CS) the text with its case swapped, so that lower case sorts ahead of upper
     case. U+0001 joins the levels, so a shorter key still sorts first (module docstring).
     """
-    trimmed = _rtrim(node)
+    trimmed = rtrim(node)
     if collation.binary:
         return _binary(trimmed)
     caseless = search_key(trimmed.copy(), replace(collation, case_sensitive=False, accent_sensitive=True))

@@ -9,6 +9,7 @@ session facts such as DB_NAME() or @@SPID become literals.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 
 import sqlglot
@@ -680,7 +681,7 @@ class Translator:
                 sides = [node.this, node.args.get("substr") or node.expression]
                 if isinstance(node, exp.Replace):
                     sides.append(node.args.get("replacement"))
-            elif isinstance(node, exp.Anonymous) and node.name.upper() == "PATINDEX":
+            elif isinstance(node, exp.Anonymous) and node.name.upper() in ("PATINDEX", "LEN"):
                 sides = list(node.expressions[:2])
             elif isinstance(node, (exp.Ordered, exp.Max, exp.Min)) or (
                 isinstance(node, (exp.Concat, exp.Collate, exp.Case, exp.Add, exp.DPipe))
@@ -699,9 +700,15 @@ class Translator:
                 node.meta["pattern"] = _constant(node.expression)
             if isinstance(node, exp.Replace):
                 node.meta["replacement"] = _constant(node.args.get("replacement"))
-            if isinstance(node, exp.Anonymous):
+            if isinstance(node, exp.Anonymous) and node.expressions:
                 node.meta["pattern"] = _constant(node.expressions[0])
             sources = self._sources_near(node)
+            if isinstance(node, exp.Like):
+                # LIKE on char/varchar only ignores the match expression's trailing blanks.
+                types = [self.infer(side, sources) for side in sides]
+                node.meta["unicode"] = not all(
+                    t is not None and t.sql_type in ("char", "varchar") for t in types
+                )
             labels = [self.label(side, sources) if side is not None else None for side in sides]
             if isinstance(node, (exp.Like, exp.Replace, exp.StrPosition, exp.Anonymous)):
                 # Operands of string functions are text even where this module cannot type them.
@@ -713,19 +720,6 @@ class Translator:
             for label in labels:
                 result = collations.combine(result, label, operation)
             node.meta["collation"] = collations.lookup(result.name)
-
-    def check_select_collations(self, query: exp.Expression) -> None:
-        """A No-collation column in the select list is error 451 (collation precedence page)."""
-        if not isinstance(query, exp.Select):
-            return
-        sources = self._sources(query)
-        for index, projection in enumerate(query.expressions, start=1):
-            inner = projection.this if isinstance(projection, exp.Alias) else projection
-            label = self.label(inner, sources)
-            if label is not None and label.kind == NONE:
-                raise SqlServerError(
-                    451, f"Cannot resolve collation conflict for column {index} in SELECT statement."
-                )
 
     def _rewrite_collated(self, node: exp.Expression) -> exp.Expression | None:
         """A collation-sensitive node compared the way its collation compares, or None."""
@@ -763,6 +757,8 @@ class Translator:
             return node
         if isinstance(node, exp.Anonymous) and node.name.upper() == "PATINDEX":
             return _patindex(node, collation)
+        if isinstance(node, exp.Anonymous):
+            return None  # LEN: its collation is read in _rewrite_function
         if isinstance(node, exp.Ordered):
             node.set("this", collations.order_key(node.this, collation))
             return node
@@ -777,8 +773,11 @@ class Translator:
         escape_char = _constant(escape) if escape is not None else None
         if pattern is not None and ("[" in pattern or escape_char):
             regex = collations.like_regex(pattern, collation, escape_char)
-            matched = exp.func("regexp_full_match", node.this, exp.Literal.string(regex))
+            text = node.this if node.meta.get("unicode") else collations.rtrim(node.this)
+            matched = exp.func("regexp_full_match", text, exp.Literal.string(regex))
             return exp.Not(this=matched) if node.args.get("negate") else matched
+        if not node.meta.get("unicode"):
+            node.set("this", collations.rtrim(node.this))
         if collation.binary:
             return node
         node.set("this", collations.search_key(node.this, collation))
@@ -825,7 +824,13 @@ class Translator:
             self.cacheable = False
             return exp.func("uuid")
         if name == "LEN":
-            return exp.Length(this=exp.func("rtrim", exp.cast(args[0], "VARCHAR")))
+            trimmed = exp.func("rtrim", exp.cast(args[0], "VARCHAR"))
+            collation = node.meta.get("collation")
+            if collation is None or collation.supplementary:
+                return exp.Length(this=trimmed)
+            # Without an _SC collation a supplementary character is two UTF-16 code units, and
+            # LEN counts both (Collation and Unicode support, "Supplementary characters").
+            return exp.Add(this=exp.Length(this=trimmed), expression=exp.Length(this=_astral(trimmed.copy())))
         if name == "DATALENGTH":
             return _datalength(args[0], node.meta.get("source_type"), self.catalog, self.context)
         if name == "DATABASEPROPERTYEX":
@@ -993,6 +998,8 @@ class Translator:
                 text, style_value = _TEXT_OF[source_type.sql_type](value, style_value), None
             if source_type and source_type.sql_type in sqltypes.STRING_TYPES:
                 style_value = None  # text to text: SQL Server ignores the style
+            if style_value is None and source_type and source_type.sql_type == "datetime":
+                style_value = 0  # CAST of a datetime to text: "mon dd yyyy hh:miAM"
             if style_value is not None:
                 text = _format_date(value, style_value, source_type) or text
             if source_type and source_type.sql_type in _FIXED_TEXT and (source_type.length or 0) > 0:
@@ -1077,6 +1084,17 @@ def _collation_operands(node: exp.Expression) -> tuple[str | None, list | None]:
     return None, None
 
 
+def _astral(text: exp.Expression) -> exp.Expression:
+    """The characters of ``text`` above U+FFFF (each two UTF-16 code units)."""
+    return _call(
+        "regexp_replace",
+        text,
+        exp.Literal.string("[^\\x{10000}-\\x{10ffff}]"),
+        exp.Literal.string(""),
+        exp.Literal.string("g"),
+    )
+
+
 def _call(name: str, *args: exp.Expression) -> exp.Expression:
     """A DuckDB function call sqlglot passes through as written (it reads a 4th argument of
     regexp_replace as a position)."""
@@ -1139,13 +1157,7 @@ def _datalength(
         size = exp.Literal.number(source.length * (2 if kind == "nchar" else 1))
     elif kind == "nvarchar":
         text = exp.cast(value, "VARCHAR")
-        astral = _call(
-            "regexp_replace",
-            text.copy(),
-            exp.Literal.string("[^\\x{10000}-\\x{10ffff}]"),
-            exp.Literal.string(""),
-            exp.Literal.string("g"),
-        )
+        astral = _astral(text.copy())
         return exp.Mul(
             this=exp.Paren(this=exp.Add(this=exp.Length(this=text), expression=exp.Length(this=astral))),
             expression=exp.Literal.number(2),
@@ -1484,20 +1496,66 @@ def _tick_text(text: exp.Expression, source: Column, style: int) -> exp.Expressi
     return tree
 
 
+# CONVERT's date and time styles for datetime/smalldatetime/date sources, as strftime formats;
+# {d} is the day and {h} the 12-hour clock's hour, padded with a space (Aug  3, " 1:39PM").
+# https://learn.microsoft.com/en-us/sql/t-sql/functions/cast-and-convert-transact-sql#date-and-time-styles
 _DATE_STYLES = {
-    112: "%Y%m%d",
-    111: "%Y/%m/%d",
-    23: "%Y-%m-%d",
-    120: "%Y-%m-%d %H:%M:%S",
+    0: "%b {d} %Y {h}:%M%p",
+    1: "%m/%d/%y",
+    2: "%y.%m.%d",
+    3: "%d/%m/%y",
+    4: "%d.%m.%y",
+    5: "%d-%m-%y",
+    6: "%d %b %y",
+    7: "%b %d, %y",
+    8: "%H:%M:%S",
+    9: "%b {d} %Y {h}:%M:%S:%g%p",
+    10: "%m-%d-%y",
+    11: "%y/%m/%d",
+    12: "%y%m%d",
+    13: "%d %b %Y %H:%M:%S:%g",
+    14: "%H:%M:%S:%g",
     20: "%Y-%m-%d %H:%M:%S",
-    121: "%Y-%m-%d %H:%M:%S.%g",
-    126: "%Y-%m-%dT%H:%M:%S.%g",
+    21: "%Y-%m-%d %H:%M:%S.%g",
+    22: "%m/%d/%y {h}:%M:%S %p",
+    23: "%Y-%m-%d",
+    24: "%H:%M:%S",
+    25: "%Y-%m-%d %H:%M:%S.%g",
+    100: "%b {d} %Y {h}:%M%p",
     101: "%m/%d/%Y",
+    102: "%Y.%m.%d",
     103: "%d/%m/%Y",
     104: "%d.%m.%Y",
+    105: "%d-%m-%Y",
+    106: "%d %b %Y",
+    107: "%b %d, %Y",
     108: "%H:%M:%S",
-    102: "%Y.%m.%d",
+    109: "%b {d} %Y {h}:%M:%S:%g%p",
+    110: "%m-%d-%Y",
+    111: "%Y/%m/%d",
+    112: "%Y%m%d",
+    113: "%d %b %Y %H:%M:%S:%g",
+    114: "%H:%M:%S:%g",
+    120: "%Y-%m-%d %H:%M:%S",
+    121: "%Y-%m-%d %H:%M:%S.%g",
+    126: "%Y-%m-%dT%H:%M:%S.%g",
+    127: "%Y-%m-%dT%H:%M:%S.%g",
 }
+
+
+def _strftime(stamp: exp.Expression, template: str) -> exp.Expression:
+    """One style template as DuckDB text: strftime pieces and space-padded day and hour."""
+    pieces: list[exp.Expression] = []
+    for part in re.split(r"(\{[dh]\})", template):
+        if part in ("{d}", "{h}"):
+            number = exp.func("strftime", stamp.copy(), exp.Literal.string("%-d" if part == "{d}" else "%-I"))
+            pieces.append(exp.func("lpad", number, exp.Literal.number(2), exp.Literal.string(" ")))
+        elif part:
+            pieces.append(exp.func("strftime", stamp.copy(), exp.Literal.string(part)))
+    text = pieces[0]
+    for piece in pieces[1:]:
+        text = exp.DPipe(this=text, expression=piece)
+    return text
 
 
 def _format_date(value: exp.Expression, style: int, source: Column | None = None) -> exp.Expression | None:
@@ -1505,7 +1563,7 @@ def _format_date(value: exp.Expression, style: int, source: Column | None = None
     if fmt is None:
         return None
     kind = source.sql_type if source else None
-    if kind == "date" and style in (20, 120, 121, 126):
+    if kind == "date" and style in (20, 21, 25, 120, 121, 126, 127):
         return exp.func("strftime", exp.cast(value, "DATE"), exp.Literal.string("%Y-%m-%d"))  # no time part
     stamp = exp.cast(value, "TIMESTAMP")
     if kind in ("datetime", "smalldatetime") and "%g" in fmt:
@@ -1513,8 +1571,8 @@ def _format_date(value: exp.Expression, style: int, source: Column | None = None
         stamp = exp.Add(
             this=stamp, expression=exp.Interval(this=exp.Literal.string("500"), unit=exp.var("MICROSECOND"))
         )
-    text = exp.func("strftime", stamp, exp.Literal.string(fmt))
-    if kind in ("datetime", "smalldatetime") and style == 126:
+    text = _strftime(stamp, fmt)
+    if kind in ("datetime", "smalldatetime") and style in (126, 127):
         # Style 126 drops a zero millisecond fraction: 2026-12-11T00:00:00, not ...T00:00:00.000.
         return exp.func("regexp_replace", text, exp.Literal.string(r"\.000$"), exp.Literal.string(""))
     return text
