@@ -23,8 +23,8 @@ import pymssql
 from psycopg import sql
 
 from bench.measure import high_water_kib
-from include.table_sync import source as sqlserver
 from include.table_sync.mapping import load_mapping
+from include.table_sync.tsql import csv_line_statement, select_statement
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MAPPING_PATH = REPO_ROOT / "include" / "mappings" / "open_orders.yaml"
@@ -66,7 +66,7 @@ def _timed(work: Callable[[], dict]) -> dict:
 @contender("fetch_only")
 def fetch_only(spec: dict) -> dict:
     """Every row through pymssql, read by iterating the cursor, and dropped."""
-    query = sqlserver.select_statement(_mapping())
+    query = select_statement(_mapping())
 
     def work() -> dict:
         with contextlib.closing(_source(spec)) as conn:
@@ -95,14 +95,14 @@ def _fetchmany_and_drop(spec: dict, query: str, batch_rows: int) -> dict:
 def fetch_only_fetchmany(spec: dict) -> dict:
     """The same read with ``fetchmany(batch_rows)``, to compare the two pymssql read paths."""
     mapping = _mapping()
-    return _fetchmany_and_drop(spec, sqlserver.select_statement(mapping), mapping.thresholds.batch_rows)
+    return _fetchmany_and_drop(spec, select_statement(mapping), mapping.thresholds.batch_rows)
 
 
 @contender("fetch_only_lines")
 def fetch_only_lines(spec: dict) -> dict:
     """The sync's own read: the view rendered as one CSV line per row, fetched and dropped."""
     mapping = _mapping()
-    return _fetchmany_and_drop(spec, sqlserver.csv_line_statement(mapping), mapping.thresholds.batch_rows)
+    return _fetchmany_and_drop(spec, csv_line_statement(mapping), mapping.thresholds.batch_rows)
 
 
 def _raw_table_ddl(mapping, table: sql.Identifier) -> sql.Composed:
@@ -126,7 +126,7 @@ def copy_only(spec: dict) -> dict:
     table = sql.Identifier("bench", "copy_only")
     with contextlib.closing(_source(spec)) as conn:
         cursor = conn.cursor()
-        cursor.execute(sqlserver.select_statement(mapping))
+        cursor.execute(select_statement(mapping))
         block = cursor.fetchmany(min(spec["rows"], COPY_ONLY_BLOCK_ROWS))
     columns = sql.SQL(", ").join(sql.Identifier(c.source) for c in mapping.columns)
     with psycopg.connect(spec["target_dsn"], autocommit=True) as target:
@@ -222,7 +222,7 @@ def seed_delete_insert(spec: dict) -> dict:
     def work() -> dict:
         with contextlib.closing(_source(spec)) as conn:
             cursor = conn.cursor()
-            cursor.execute(sqlserver.select_statement(mapping))
+            cursor.execute(select_statement(mapping))
             rows = cursor.fetchall()
         with psycopg.connect(spec["target_dsn"]) as target, target.transaction():
             target.execute(sql.SQL("DELETE FROM {}").format(table))
@@ -245,7 +245,7 @@ def generic_transfer(spec: dict) -> dict:
     logging.getLogger("airflow").setLevel(logging.WARNING)
     operator = GenericTransfer(
         task_id="bench_generic_transfer",
-        sql=sqlserver.select_statement(_mapping()),
+        sql=select_statement(_mapping()),
         source_conn_id="bench_mssql",
         destination_conn_id="bench_postgres",
         destination_table=spec["table"],

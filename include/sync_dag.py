@@ -13,13 +13,10 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
-MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 
 # Connection settings the sync relies on when the Airflow connection does not set them: a
 # bounded login and query wait, so a dead SQL Server cannot hang a task until its timeout.
@@ -38,7 +35,7 @@ CLEANUP_TIMEOUT = dt.timedelta(minutes=1)
 
 
 def _mapping(mapping_file: str):
-    from include.table_sync.mapping import load_mapping
+    from include.table_sync.mapping import MAPPINGS_DIR, load_mapping
 
     return load_mapping(MAPPINGS_DIR / mapping_file)
 
@@ -52,11 +49,16 @@ def source_hook(conn_id: str):
     from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
 
     hook = MsSqlHook(mssql_conn_id=conn_id)
-    connection = hook.connection
-    extras = {**SOURCE_CONNECT_DEFAULTS, **connection.extra_dejson}
-    extras["tds_version"] = str(extras["tds_version"]).strip('"')
-    connection.extra = json.dumps(extras)
+    apply_extra_defaults(hook.connection, SOURCE_CONNECT_DEFAULTS)
     return hook
+
+
+def apply_extra_defaults(connection, defaults: dict[str, Any]) -> None:
+    """Give an Airflow connection ``defaults`` for the extras it does not set (the status page too)."""
+    extras = {**defaults, **connection.extra_dejson}
+    if "tds_version" in extras:
+        extras["tds_version"] = str(extras["tds_version"]).strip('"')
+    connection.extra = json.dumps(extras)
 
 
 def _sync_context(mapping_file: str):
@@ -99,7 +101,7 @@ def airflow_errors() -> Iterator[None]:
 
 
 def _run_options():
-    from include.table_sync.checks import RunOptions
+    from include.table_sync.pipeline import RunOptions
 
     params = get_current_context()["params"]
     max_shrink = params.get("max_shrink")

@@ -47,8 +47,7 @@ class Environment:
     can_restart = False  # stop and start PostgreSQL and the SQL Server
 
     def __init__(self):
-        from include.sync_dag import MAPPINGS_DIR
-        from include.table_sync.mapping import load_mapping
+        from include.table_sync.mapping import MAPPINGS_DIR, load_mapping
 
         self.mapping = load_mapping(MAPPINGS_DIR / MAPPING_FILE)
         self.airflow_api = None  # an AirflowApi when a REST API is reachable (see airflow_api.py)
@@ -107,8 +106,7 @@ class Environment:
 
     def sync(self, run_id: str, mapping=None, overrides: SourceOverrides | None = None, options=None):
         """One whole sync (extract, validate, replace, cleanup) in this process."""
-        from include.table_sync.checks import RunOptions
-        from include.table_sync.pipeline import sync_once
+        from include.table_sync.pipeline import RunOptions, sync_once
 
         return sync_once(self.sync_context(run_id, mapping, overrides), options or RunOptions())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from include.table_sync.errors import ConversionError
+from include.table_sync.staging import ConversionError
 from tests_manual.expectations import failed_sync_changes_nothing, synced_baseline
 from tests_manual.runner import single_check_main
 

@@ -8,12 +8,26 @@ reading the old rows until the commit makes the new ones visible at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import psycopg
 from psycopg import sql
 
 from include.table_sync.mapping import SyncMapping
-from include.table_sync.status import ApplyCounts
-from include.table_sync.target_table import table_identifier
+from include.table_sync.target import lock_timeout_statement, table_identifier
+
+
+@dataclass(frozen=True)
+class ApplyCounts:
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+    rows_in_table: int
+
+    def summary(self) -> str:
+        return f"+{self.inserted} ~{self.updated} -{self.deleted} ={self.unchanged}"
+
 
 _NOW_UTC = sql.SQL("(now() AT TIME ZONE 'UTC')")
 
@@ -66,6 +80,17 @@ def insert_new_statement(mapping: SyncMapping, snapshot: sql.Identifier) -> sql.
         now=_NOW_UTC,
         snapshot=snapshot,
         match=_key_match("l", "s", mapping),
+    )
+
+
+def lock_for_apply(conn: psycopg.Connection, mapping: SyncMapping) -> None:
+    """Inside the apply transaction: bounded lock waits, and one apply per target at a time.
+
+    The advisory lock is taken whoever started the sync (scheduler or a manual test).
+    """
+    conn.execute(lock_timeout_statement(mapping.thresholds.lock_timeout_ms, local=True))
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('table_sync:apply:' || %s))", (mapping.target.qualified_name,)
     )
 
 

@@ -7,22 +7,36 @@ any failure rejects the snapshot with a ValidationError listing the failed check
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from include.table_sync.errors import CheckResult, ValidationError
+from include.table_sync.errors import SyncError
 from include.table_sync.mapping import SqlCheck, SyncMapping
-from include.table_sync.target_table import table_identifier
+from include.table_sync.target import table_identifier
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    """Per-run overrides (the DAG's params for manual runs)."""
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
 
-    allow_empty: bool = False
-    max_shrink: float | None = None  # None: the mapping's threshold
-    dry_run: bool = False
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "detail": self.detail}
+
+
+class ValidationError(SyncError):
+    """The snapshot failed a gate; the live table was not touched."""
+
+    def __init__(self, target: str, results: list[CheckResult]):
+        self.target = target
+        self.results = results
+        failed = [r for r in results if not r.passed]
+        super().__init__(
+            f"snapshot for {target} rejected: " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
+        )
 
 
 def _count(conn: psycopg.Connection, statement: sql.Composable) -> int:
@@ -67,19 +81,20 @@ def check_not_null(conn, mapping: SyncMapping, snapshot: sql.Identifier) -> Chec
     return CheckResult("not_null", not bad, "; ".join(bad) or "no NULLs in NOT NULL columns")
 
 
-def check_min_rows(snapshot_rows: int, mapping: SyncMapping, options: RunOptions) -> CheckResult:
-    minimum = 0 if options.allow_empty else mapping.thresholds.min_rows
+def check_min_rows(snapshot_rows: int, mapping: SyncMapping, allow_empty: bool) -> CheckResult:
+    minimum = 0 if allow_empty else mapping.thresholds.min_rows
     return CheckResult(
         "min_rows",
         snapshot_rows >= minimum,
-        f"{snapshot_rows} row(s), minimum {minimum}" + (" (allow_empty)" if options.allow_empty else ""),
+        f"{snapshot_rows} row(s), minimum {minimum}" + (" (allow_empty)" if allow_empty else ""),
     )
 
 
 def check_shrink_guard(
-    snapshot_rows: int, live_rows: int, mapping: SyncMapping, options: RunOptions
+    snapshot_rows: int, live_rows: int, mapping: SyncMapping, max_shrink: float | None
 ) -> CheckResult:
-    max_shrink = mapping.thresholds.max_shrink if options.max_shrink is None else options.max_shrink
+    """``max_shrink`` overrides the mapping's threshold for this run when it is not None."""
+    max_shrink = mapping.thresholds.max_shrink if max_shrink is None else max_shrink
     floor = live_rows * (1 - max_shrink)
     passed = live_rows == 0 or snapshot_rows >= floor
     return CheckResult(
@@ -115,7 +130,9 @@ def validate_snapshot(
     conn: psycopg.Connection,
     mapping: SyncMapping,
     snapshot: sql.Identifier,
-    options: RunOptions,
+    *,
+    allow_empty: bool = False,
+    max_shrink: float | None = None,
 ) -> list[CheckResult]:
     """Run every gate; raise ValidationError if any failed, else return the results."""
     snapshot_rows = _count(conn, sql.SQL("SELECT count(*) FROM {}").format(snapshot))
@@ -124,8 +141,8 @@ def validate_snapshot(
         check_key_present(conn, mapping, snapshot),
         check_key_unique(conn, mapping, snapshot),
         check_not_null(conn, mapping, snapshot),
-        check_min_rows(snapshot_rows, mapping, options),
-        check_shrink_guard(snapshot_rows, live_rows, mapping, options),
+        check_min_rows(snapshot_rows, mapping, allow_empty),
+        check_shrink_guard(snapshot_rows, live_rows, mapping, max_shrink),
         *run_sql_checks(conn, mapping, snapshot),
     ]
     if not all(result.passed for result in results):

@@ -1,4 +1,4 @@
-"""The contract's SAP conversions, as SQL that PostgreSQL runs over the whole staged batch.
+"""The contract's conversions, as PostgreSQL SQL that runs over the whole staged batch.
 
 Rows arrive from SQL Server in their raw form and are COPY'd unchanged into a raw staging
 table. Each conversion then contributes two pieces of SQL per column:
@@ -30,11 +30,11 @@ _NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
 
 
 def raw_type(source_type: SqlServerType) -> str:
-    """The PostgreSQL type of the raw staging column: it reads the text the server renders (source_text)."""
+    """The PostgreSQL type of the raw staging column: it reads the text the server renders (tsql.value_text)."""
     name = source_type.name
     if source_type.is_text or name in {"datetime2", "datetimeoffset", "time"}:
-        # datetime2/time/datetimeoffset are read as text (see source_expression): 100 ns ticks
-        # and the year 9999 survive, and the driver never rounds them.
+        # datetime2/time/datetimeoffset stay text (see tsql.value_text): 100 ns ticks and the
+        # year 9999 survive, and nothing rounds them.
         return "text"
     return {
         "int": "integer",
@@ -52,65 +52,6 @@ def raw_type(source_type: SqlServerType) -> str:
         "uniqueidentifier": "uuid",
         "varbinary": "bytea",
     }[name]
-
-
-def source_expression(column: str, source_type: SqlServerType) -> str:
-    """The T-SQL select-list item reading ``column`` (bracket-quoted) in its raw form."""
-    quoted = "[" + column.replace("]", "]]") + "]"
-    if source_type.name == "datetime2":
-        # Style 121 keeps all 7 fractional digits; FreeTDS would round 23:59:59.9999999 up.
-        return f"CONVERT(varchar(27), {quoted}, 121) AS {quoted}"
-    if source_type.name == "datetimeoffset":
-        return f"CONVERT(varchar(34), {quoted}, 127) AS {quoted}"
-    if source_type.name == "time":
-        return f"CONVERT(varchar(16), {quoted}, 114) AS {quoted}"
-    return quoted
-
-
-# How each non-text source type is rendered as text on the server, so that a whole row travels
-# as one CSV line (see source.csv_line_statement): {x} is the quoted column. Every form is one
-# that PostgreSQL's input function for raw_type() reads back to the same value, and the second
-# item is its longest rendering in characters (it bounds the line; see source.py).
-_TEXT_FORMS: dict[str, tuple[str, int | None]] = {
-    "int": ("CONVERT(varchar(20), {x})", 11),
-    "bigint": ("CONVERT(varchar(20), {x})", 20),
-    "smallint": ("CONVERT(varchar(20), {x})", 6),
-    "tinyint": ("CONVERT(varchar(20), {x})", 3),
-    "bit": ("CONVERT(varchar(1), {x})", 1),  # '0' / '1': PostgreSQL's boolean reads both
-    "decimal": ("CONVERT(varchar(41), {x})", 40),  # every digit of the declared scale
-    "numeric": ("CONVERT(varchar(41), {x})", 40),
-    "money": ("CONVERT(varchar(30), {x}, 2)", 21),  # style 2: all four decimals, no separators
-    "float": ("CONVERT(varchar(30), {x}, 3)", 24),  # style 3: 17 digits, so the value round-trips
-    "real": ("CONVERT(varchar(30), {x}, 3)", 15),  # style 3: 9 digits for a real
-    "date": ("CONVERT(varchar(10), {x}, 23)", 10),
-    "datetime": ("CONVERT(varchar(23), {x}, 121)", 23),  # milliseconds as SQL Server rounds them
-    "uniqueidentifier": ("CONVERT(char(36), {x})", 36),
-    "varbinary": ("CONCAT(N'\\x', CONVERT(varchar(max), {x}, 2))", None),  # bytea hex; 2 per byte
-}
-
-
-def source_text(column: str, source_type: SqlServerType) -> str:
-    """T-SQL rendering a non-NULL ``column`` as text that PostgreSQL reads back exactly.
-
-    Text columns are returned as they are; datetime2, time and datetimeoffset use the same
-    styles as ``source_expression``. The caller decides what a NULL becomes.
-    """
-    quoted = "[" + column.replace("]", "]]") + "]"
-    if source_type.is_text:
-        return quoted
-    if source_type.name in {"datetime2", "datetimeoffset", "time"}:
-        return source_expression(column, source_type).rsplit(" AS ", 1)[0]
-    return _TEXT_FORMS[source_type.name][0].format(x=quoted)
-
-
-def source_text_width(source_type: SqlServerType) -> int | None:
-    """The most characters ``source_text`` can produce for one value; None when unbounded."""
-    if source_type.is_text or source_type.name == "varbinary":
-        if source_type.length in (None, -1):
-            return None
-        return source_type.length if source_type.is_text else 2 + 2 * source_type.length
-    tick_widths = {"datetime2": 27, "datetimeoffset": 34, "time": 16}
-    return tick_widths.get(source_type.name) or _TEXT_FORMS[source_type.name][1]
 
 
 def fits_target(declared: SqlServerType | None, target_type: str) -> bool:

@@ -1,4 +1,7 @@
-"""Exceptions of the sync engine, split into transient (worth a retry) and terminal.
+"""The sync engine's base exceptions, split into transient (worth a retry) and terminal.
+
+Errors that carry a value type live beside it: ``SchemaDriftError`` in ``source.py``,
+``ConversionError`` in ``staging.py``, ``ValidationError`` in ``checks.py``.
 
 Each carries its fields as attributes so callers and the history table need not parse text.
 Messages never contain a password: they are built from our own fields, and driver messages
@@ -7,9 +10,8 @@ pass through :func:`include.table_sync.redaction.redact` before they are stored 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 
 class SyncError(Exception):
@@ -20,6 +22,20 @@ class SyncError(Exception):
 
 class TransientSyncError(SyncError):
     transient = True
+
+
+def raise_classified(error: SyncError, exc: BaseException, *, from_driver: bool) -> NoReturn:
+    """Raise ``error``, the classified form of ``exc``.
+
+    A driver's exception is not chained: its text, redacted, is in the message, and its own
+    args could hold what redaction removed. Anything else is a bug and keeps its traceback as
+    the cause, so the task log shows where it happened.
+    """
+    if error is exc:
+        raise error
+    if from_driver:
+        raise error from None
+    raise error from exc
 
 
 class MappingError(SyncError, ValueError):
@@ -69,76 +85,5 @@ class ConcurrentSyncError(TransientSyncError):
     """Another sync of the same target is applying right now."""
 
 
-class SupersededSnapshotError(SyncError):
-    """A newer snapshot was applied while this one waited; applying it would go back in time."""
-
-
 class StagingMissingError(SyncError):
     """The staged snapshot this task expected is gone (dropped between tasks)."""
-
-
-@dataclass(frozen=True)
-class SchemaDifference:
-    missing: tuple[str, ...]
-    unexpected: tuple[str, ...]
-    retyped: tuple[tuple[str, str, str], ...]  # (column, expected, actual)
-
-
-class SchemaDriftError(SyncError):
-    def __init__(self, source: str, difference: SchemaDifference):
-        self.source = source
-        self.difference = difference
-        parts = []
-        if difference.missing:
-            parts.append("missing: " + ", ".join(difference.missing))
-        if difference.unexpected:
-            parts.append("unexpected: " + ", ".join(difference.unexpected))
-        if difference.retyped:
-            parts.append(
-                "retyped: " + ", ".join(f"{c} (expected {e}, found {a})" for c, e, a in difference.retyped)
-            )
-        super().__init__(f"schema drift in {source}: " + "; ".join(parts))
-
-
-@dataclass(frozen=True)
-class BadValue:
-    key: tuple[Any, ...]
-    column: str
-    value: Any
-    reason: str
-
-
-class ConversionError(SyncError):
-    """Values that the contract's conversions cannot load; nothing was loaded."""
-
-    def __init__(self, source: str, examples: list[BadValue], total: int):
-        self.source = source
-        self.examples = examples
-        self.total = total
-        lines = [f"{total} value(s) in {source} failed conversion; nothing was loaded. Examples:"]
-        for bad in examples:
-            key = "/".join(str(part) for part in bad.key)
-            lines.append(f"  key {key}: column {bad.column} = {bad.value!r} ({bad.reason})")
-        super().__init__("\n".join(lines))
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    passed: bool
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "detail": self.detail}
-
-
-class ValidationError(SyncError):
-    """The snapshot failed a gate; the live table was not touched."""
-
-    def __init__(self, target: str, results: list[CheckResult]):
-        self.target = target
-        self.results = results
-        failed = [r for r in results if not r.passed]
-        super().__init__(
-            f"snapshot for {target} rejected: " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
-        )

@@ -1,4 +1,4 @@
-"""Sync history (one row per attempt) and the status view the Rails app and operators read.
+"""The attempt history (one row per attempt, its whole life) and the status view read from it.
 
 ``table_sync.history`` keeps every attempt of every synced table. For each target the view
 ``<schema>.<table>_sync_status`` (``public.open_orders_sync_status``) answers the contract's
@@ -12,18 +12,20 @@ transaction rolled back.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
-from include.table_sync.errors import CheckResult, ConcurrentSyncError
+from include.table_sync.errors import ConcurrentSyncError
 from include.table_sync.mapping import SyncMapping
 from include.table_sync.redaction import redact
+from include.table_sync.target import SYNC_SCHEMA
 
-HISTORY_SCHEMA = "table_sync"
-HISTORY = sql.Identifier(HISTORY_SCHEMA, "history")
+if TYPE_CHECKING:
+    from include.table_sync.apply import ApplyCounts
+
+HISTORY = sql.Identifier(SYNC_SCHEMA, "history")
 
 # Freshness thresholds of the contract, in minutes.
 SYNCED_UNDER_MINUTES = 10
@@ -88,8 +90,13 @@ LEFT JOIN last_attempt a ON true
 """)
 
 
-def status_view_identifier(mapping: SyncMapping) -> sql.Identifier:
-    return sql.Identifier(mapping.target.schema, f"{mapping.target.table}_sync_status")
+def status_view_name(table: str) -> str:
+    """The status view of target ``table``, in the target's schema: ``open_orders_sync_status``."""
+    return f"{table}_sync_status"
+
+
+def status_view_identifier(schema: str, table: str) -> sql.Identifier:
+    return sql.Identifier(schema, status_view_name(table))
 
 
 def ensure_status_objects(conn: psycopg.Connection, mapping: SyncMapping) -> None:
@@ -97,10 +104,10 @@ def ensure_status_objects(conn: psycopg.Connection, mapping: SyncMapping) -> Non
     with conn.transaction():
         # Serialise concurrent first runs: CREATE ... IF NOT EXISTS is not race-free.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('table_sync:ddl'))")
-        conn.execute(_HISTORY_DDL.format(schema=sql.Identifier(HISTORY_SCHEMA), history=HISTORY))
+        conn.execute(_HISTORY_DDL.format(schema=sql.Identifier(SYNC_SCHEMA), history=HISTORY))
         conn.execute(
             _STATUS_VIEW.format(
-                view=status_view_identifier(mapping),
+                view=status_view_identifier(mapping.target.schema, mapping.target.table),
                 history=HISTORY,
                 target=sql.Literal(mapping.target.qualified_name),
                 synced=sql.Literal(SYNCED_UNDER_MINUTES),
@@ -168,26 +175,12 @@ def start_attempt(conn: psycopg.Connection, mapping: SyncMapping, run_id: str) -
 def update_attempt(conn: psycopg.Connection, attempt_id: int, **fields: Any) -> None:
     """Set columns of an attempt row (stage, rows_fetched, checks...)."""
     if "checks" in fields and fields["checks"] is not None:
-        fields["checks"] = json.dumps(
-            [r.as_dict() if isinstance(r, CheckResult) else r for r in fields["checks"]]
-        )
+        fields["checks"] = json.dumps([r if isinstance(r, dict) else r.as_dict() for r in fields["checks"]])
     assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields)
     conn.execute(
         sql.SQL("UPDATE {} SET {} WHERE id = %s").format(HISTORY, assignments),
         (*fields.values(), attempt_id),
     )
-
-
-@dataclass(frozen=True)
-class ApplyCounts:
-    inserted: int
-    updated: int
-    deleted: int
-    unchanged: int
-    rows_in_table: int
-
-    def summary(self) -> str:
-        return f"+{self.inserted} ~{self.updated} -{self.deleted} ={self.unchanged}"
 
 
 def record_success(conn: psycopg.Connection, attempt_id: int, counts: ApplyCounts) -> None:
@@ -227,3 +220,21 @@ def record_failure(
         ).format(HISTORY),
         (status, stage, type(error).__name__, message, attempt_id),
     )
+
+
+def record_dry_run(conn: psycopg.Connection, attempt_id: int) -> None:
+    """A dry run ends after validate, leaving the table and the last success alone."""
+    conn.execute(
+        sql.SQL(
+            "UPDATE {} SET status = 'dry_run', stage = 'validate', finished_at = clock_timestamp() WHERE id = %s"
+        ).format(HISTORY),
+        (attempt_id,),
+    )
+
+
+def attempt_seconds(conn: psycopg.Connection, attempt_id: int) -> float:
+    """Seconds from the attempt's start to its finish (its commit, for a success)."""
+    return conn.execute(
+        sql.SQL("SELECT extract(epoch FROM finished_at - started_at) FROM {} WHERE id = %s").format(HISTORY),
+        (attempt_id,),
+    ).fetchone()[0]

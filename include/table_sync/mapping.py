@@ -21,6 +21,8 @@ from include.table_sync.conversions import CONVERSIONS
 from include.table_sync.errors import MappingError
 from include.table_sync.sqlserver_types import SqlServerType
 
+# Where the DAG and the status page find the mapping files.
+MAPPINGS_DIR = Path(__file__).resolve().parents[1] / "mappings"
 # Columns the target table carries besides the mapped ones (Rails conventions).
 RESERVED_TARGET_COLUMNS = ("id", "created_at", "updated_at")
 _TARGET_TYPE = (

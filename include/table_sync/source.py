@@ -1,4 +1,4 @@
-"""Reading the SQL Server source: the schema check, the explicit-column query, error mapping.
+"""SQL Server I/O: the schema check, opening the line query, and classifying driver errors.
 
 Works with any DB-API connection to SQL Server (pymssql through MsSqlHook in the DAG). Driver
 errors are classified here: a dropped or unreachable server is transient, a rejected login or
@@ -8,19 +8,19 @@ query is terminal, because retrying a missing view only delays the page to the o
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
-from include.table_sync.conversions import source_expression, source_text, source_text_width
 from include.table_sync.errors import (
-    SchemaDifference,
-    SchemaDriftError,
     SourceQueryError,
     SourceUnavailableError,
     SyncError,
+    raise_classified,
 )
 from include.table_sync.mapping import SyncMapping
 from include.table_sync.redaction import redact
 from include.table_sync.sqlserver_types import SqlServerType
+from include.table_sync.tsql import LINE_COLUMN, columns_statement, csv_line_statement
 
 # SQL Server / DB-Library error numbers that mean "the server or the network failed".
 _TRANSIENT_NUMBERS = {
@@ -40,87 +40,35 @@ _LOGIN_NUMBERS = {18456, 4060, 18452}
 _SERVER_REFUSED_LOGIN = "DB-Lib error message 20018,"
 
 
-def quote(name: str) -> str:
-    return "[" + name.replace("]", "]]") + "]"
+@dataclass(frozen=True)
+class SchemaDifference:
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+    retyped: tuple[tuple[str, str, str], ...]  # (column, expected, actual)
 
 
-def select_statement(mapping: SyncMapping) -> str:
-    """The view read column by column, typed: what other tools run (the benchmark's contenders).
-
-    The sync reads ``csv_line_statement`` instead. Both list every column, never SELECT *.
-    """
-    columns = ",\n  ".join(source_expression(c.source, c.source_type) for c in mapping.columns)
-    return f"SELECT\n  {columns}\nFROM {_origin(mapping)}"
-
-
-# The one column of the line query (see csv_line_statement).
-LINE_COLUMN = "__csv_line"
-# SQL Server truncates a CONCAT or REPLACE that has no (max) argument at 8,000 bytes: 4,000
-# nvarchar characters. Longer lines must be built from nvarchar(max).
-_NVARCHAR_LIMIT = 4000
-# CONCAT takes 2 to 254 arguments; longer lists are nested.
-_CONCAT_ARGS = 250
+class SchemaDriftError(SyncError):
+    def __init__(self, source: str, difference: SchemaDifference):
+        self.source = source
+        self.difference = difference
+        parts = []
+        if difference.missing:
+            parts.append("missing: " + ", ".join(difference.missing))
+        if difference.unexpected:
+            parts.append("unexpected: " + ", ".join(difference.unexpected))
+        if difference.retyped:
+            parts.append(
+                "retyped: " + ", ".join(f"{c} (expected {e}, found {a})" for c, e, a in difference.retyped)
+            )
+        super().__init__(f"schema drift in {source}: " + "; ".join(parts))
 
 
-def csv_line_statement(mapping: SyncMapping) -> str:
-    """The source query the sync reads: each row rendered by the server as one CSV line.
-
-    pymssql turns every value into a Python object, and at 67 columns that decoding is the
-    slowest part of a sync (about 13k rows/s; see docs/benchmarks.md). Rendered as one
-    nvarchar per row, the same rows are read about ten times faster and go to COPY (FORMAT
-    csv) as they are. Text values are quoted with quotes doubled, so commas, quotes and line
-    breaks survive; NULL is an unquoted empty field and an empty string a quoted one, which is
-    how PostgreSQL's CSV COPY tells them apart. Other types use styles PostgreSQL reads back to
-    the same value (``conversions.source_text``). The list still names every column.
-    """
-    longest = _longest_line(mapping)
-    needs_max = longest is None or longest > _NVARCHAR_LIMIT
-    fields: list[str] = []
-    for column in mapping.columns:
-        if fields:
-            fields.append("N','")
-        fields.append(_csv_field(column.source, column.source_type, needs_max))
-    line = _concat(fields, needs_max)
-    return f"SELECT\n  {line} AS {quote(LINE_COLUMN)}\nFROM {_origin(mapping)}"
-
-
-def _longest_line(mapping: SyncMapping) -> int | None:
-    """The most characters one line can take, or None when a column is unbounded (max)."""
-    total = 0
-    for column in mapping.columns:
-        width = source_text_width(column.source_type)
-        if width is None:
-            return None
-        # Worst case for text: every character a quote (doubled), plus the two around it.
-        total += (2 * width + 2 if column.source_type.is_text else width) + 1  # + the comma
-    return total
-
-
-def _csv_field(column: str, source_type: SqlServerType, needs_max: bool) -> str:
-    quoted = quote(column)
-    if source_type.is_text:
-        value = f"CAST({quoted} AS nvarchar(max))" if needs_max else quoted
-        text = f"CONCAT(N'\"', REPLACE({value}, N'\"', N'\"\"'), N'\"')"
-    else:
-        text = source_text(column, source_type)
-    return f"CASE WHEN {quoted} IS NULL THEN N'' ELSE {text} END"
-
-
-def _concat(arguments: list[str], needs_max: bool) -> str:
-    # Every (nested) CONCAT starts from nvarchar(max) when the line may be long, because each
-    # one would truncate on its own.
-    start = ["CAST(N'' AS nvarchar(max))"] if needs_max else ["N''"]
-    if len(arguments) <= _CONCAT_ARGS:
-        return "CONCAT(" + ",\n    ".join(start + arguments) + ")"
-    groups = [arguments[i : i + _CONCAT_ARGS] for i in range(0, len(arguments), _CONCAT_ARGS)]
-    return _concat([_concat(group, needs_max) for group in groups], needs_max)
-
-
-def _origin(mapping: SyncMapping) -> str:
-    if mapping.source.query:
-        return f"(\n{mapping.source.query}\n) AS src"
-    source = mapping.source
-    return ".".join(quote(part) for part in (source.database, source.schema, source.object))
+def open_line_cursor(conn: Any, mapping: SyncMapping):
+    """Run the CSV-line query (``tsql.csv_line_statement``); return its cursor, rows unread."""
+    cursor = conn.cursor()
+    cursor.execute(csv_line_statement(mapping))
+    check_line_result(cursor.description)
+    return cursor
 
 
 def check_line_result(description) -> None:
@@ -128,15 +76,6 @@ def check_line_result(description) -> None:
     names = [entry[0] for entry in description or ()]
     if names != [LINE_COLUMN]:
         raise SyncError(f"the source query returned columns {names}, expected only {LINE_COLUMN}")
-
-
-def columns_statement(mapping: SyncMapping) -> str:
-    return (
-        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, "
-        "NUMERIC_SCALE, DATETIME_PRECISION "
-        f"FROM {quote(mapping.source.database)}.INFORMATION_SCHEMA.COLUMNS "
-        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
-    )
 
 
 def compare_columns(mapping: SyncMapping, actual: list[tuple[str, SqlServerType]]) -> SchemaDifference:
@@ -185,6 +124,11 @@ def check_source_schema(conn: Any, mapping: SyncMapping, log) -> SchemaDifferenc
             ", ".join(difference.unexpected),
         )
     return difference
+
+
+def raise_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -> NoReturn:
+    """Raise ``error`` classified; a driver's exception is not chained, a bug's is."""
+    raise_classified(classify_source_error(error, secrets), error, from_driver=is_driver_error(error))
 
 
 def classify_source_error(error: BaseException, secrets: tuple[str, ...] = ()) -> SyncError:

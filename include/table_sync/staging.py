@@ -1,4 +1,4 @@
-"""Per-attempt staging tables in PostgreSQL and the SQL that fills and converts them.
+"""Per-attempt staging tables in PostgreSQL: names, creation, conversion into the snapshot, removal.
 
 Each attempt owns two UNLOGGED tables in the ``table_sync`` schema, named after the target and
 the attempt id: ``<table>_a<id>_raw`` holds source values exactly as the server rendered them,
@@ -11,14 +11,38 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from include.table_sync.conversions import CONVERSIONS, raw_type
-from include.table_sync.errors import BadValue, ConversionError
+from include.table_sync.errors import StagingMissingError, SyncError
+from include.table_sync.history import HISTORY
 from include.table_sync.mapping import SyncMapping
-from include.table_sync.status import HISTORY, HISTORY_SCHEMA
+from include.table_sync.target import SYNC_SCHEMA, relation_exists
+
+
+@dataclass(frozen=True)
+class BadValue:
+    key: tuple[Any, ...]
+    column: str
+    value: Any
+    reason: str
+
+
+class ConversionError(SyncError):
+    """Values that the contract's conversions cannot load; nothing was loaded."""
+
+    def __init__(self, source: str, examples: list[BadValue], total: int):
+        self.source = source
+        self.examples = examples
+        self.total = total
+        lines = [f"{total} value(s) in {source} failed conversion; nothing was loaded. Examples:"]
+        for bad in examples:
+            key = "/".join(str(part) for part in bad.key)
+            lines.append(f"  key {key}: column {bad.column} = {bad.value!r} ({bad.reason})")
+        super().__init__("\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -33,11 +57,11 @@ class StagingTables:
 
     @property
     def snapshot_id(self) -> sql.Identifier:
-        return sql.Identifier(HISTORY_SCHEMA, self.snapshot)
+        return sql.Identifier(SYNC_SCHEMA, self.snapshot)
 
     @property
     def raw_id(self) -> sql.Identifier:
-        return sql.Identifier(HISTORY_SCHEMA, self.raw)
+        return sql.Identifier(SYNC_SCHEMA, self.raw)
 
 
 def create_raw_table_statement(mapping: SyncMapping, tables: StagingTables) -> sql.Composed:
@@ -49,7 +73,7 @@ def create_raw_table_statement(mapping: SyncMapping, tables: StagingTables) -> s
 
 
 def copy_raw_statement(mapping: SyncMapping, tables: StagingTables) -> sql.Composed:
-    """COPY of the lines source.csv_line_statement renders: CSV, columns in mapping order."""
+    """COPY of the lines tsql.csv_line_statement renders: CSV, columns in mapping order."""
     columns = sql.SQL(", ").join(sql.Identifier(c.source) for c in mapping.columns)
     return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(tables.raw_id, columns)
 
@@ -127,6 +151,30 @@ def find_bad_values(conn: psycopg.Connection, mapping: SyncMapping, tables: Stag
     raise ConversionError(mapping.source.qualified_name, examples[:limit], total)
 
 
+def build_snapshot(conn: psycopg.Connection, mapping: SyncMapping, tables: StagingTables) -> None:
+    """Convert the raw rows into the snapshot (after naming any bad value), then drop them."""
+    find_bad_values(conn, mapping, tables)
+    conn.execute(create_snapshot_statement(mapping, tables))
+    conn.execute(analyze_key_statement(mapping, tables))
+    conn.execute(sql.SQL("DROP TABLE {}").format(tables.raw_id))
+
+
+def analyze_key_statement(mapping: SyncMapping, tables: StagingTables) -> sql.Composed:
+    # Statistics of the key are what the checks' GROUP BY and the apply's joins need; all 67
+    # columns would cost more than the rest of the validation.
+    key = sql.SQL(", ").join(sql.Identifier(c.target) for c in mapping.key_columns)
+    return sql.SQL("ANALYZE {} ({})").format(tables.snapshot_id, key)
+
+
+def require_snapshot(conn: psycopg.Connection, tables: StagingTables) -> None:
+    """Raise StagingMissingError when the staged snapshot is gone (dropped between tasks)."""
+    if not relation_exists(conn, SYNC_SCHEMA, tables.snapshot):
+        raise StagingMissingError(
+            f"staged snapshot {SYNC_SCHEMA}.{tables.snapshot} is gone; "
+            "nothing was applied (run again to take a fresh snapshot)"
+        )
+
+
 def drop_tables(conn: psycopg.Connection, tables: StagingTables) -> None:
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(tables.raw_id, tables.snapshot_id))
 
@@ -141,17 +189,11 @@ def sweep_orphans(conn: psycopg.Connection, mapping: SyncMapping) -> list[str]:
             "LEFT JOIN {} h ON h.id = substring(c.relname from '_a([0-9]+)(_raw)?$')::bigint "
             "WHERE n.nspname = %s AND c.relkind = 'r'"
         ).format(HISTORY),
-        (HISTORY_SCHEMA,),
+        (SYNC_SCHEMA,),
     ).fetchall()
     dropped = []
     for relname, status in rows:
         if pattern.match(relname) and status != "running":
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(HISTORY_SCHEMA, relname)))
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SYNC_SCHEMA, relname)))
             dropped.append(relname)
     return dropped
-
-
-def table_exists(conn: psycopg.Connection, identifier_schema: str, name: str) -> bool:
-    return conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (f'"{identifier_schema}"."{name}"',)
-    ).fetchone()[0]

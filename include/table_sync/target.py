@@ -1,6 +1,10 @@
-"""The live target table: an idempotent migration that also accepts the Rails app's own table.
+"""The PostgreSQL target: sessions with a lock timeout, its errors, relations, the live table.
 
-Rails may have created ``open_orders`` itself (``id bigint`` primary key, ``created_at`` and
+A session never waits on a lock forever, and a failure is classified once, here: a lost server
+or an outlasted lock is transient, anything else terminal. The engine keeps its own tables
+(history, staging) in the ``table_sync`` schema.
+
+The live table is migrated idempotently and the Rails app's own table is accepted: Rails may have created ``open_orders`` itself (``id bigint`` primary key, ``created_at`` and
 ``updated_at``). We never rewrite the app's table: we create it when it is missing, check that an
 existing one has every mapped column, and add the unique index on the natural key only when no
 unique index on exactly those columns exists yet.
@@ -8,11 +12,78 @@ unique index on exactly those columns exists yet.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+
 import psycopg
 from psycopg import sql
 
-from include.table_sync.errors import SyncError
+from include.table_sync.errors import (
+    LockTimeoutError,
+    SyncError,
+    TargetUnavailableError,
+    raise_classified,
+)
 from include.table_sync.mapping import SyncMapping
+from include.table_sync.redaction import redact
+
+# The engine's own schema in the target database: the history table and the staging tables.
+SYNC_SCHEMA = "table_sync"
+
+
+def classify_target_error(error: BaseException, secrets: tuple[str, ...] = ()) -> SyncError:
+    """Turn a PostgreSQL (or unexpected) exception into a transient or terminal SyncError."""
+    if isinstance(error, SyncError):
+        return error
+    message = redact(str(error).strip(), secrets)
+    if isinstance(error, psycopg.errors.LockNotAvailable):
+        return LockTimeoutError(f"lock timeout on the target (a reader holds a conflicting lock): {message}")
+    if isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return TargetUnavailableError(f"PostgreSQL unavailable: {message}")
+    if isinstance(error, psycopg.Error):
+        return SyncError(f"PostgreSQL error: {message}")
+    return SyncError(f"{type(error).__name__}: {redact(str(error), secrets)}")
+
+
+def raise_target_error(error: BaseException, secrets: tuple[str, ...] = ()):
+    """Raise ``error`` classified; a driver's exception is not chained, a bug's is."""
+    raise_classified(
+        classify_target_error(error, secrets), error, from_driver=isinstance(error, psycopg.Error)
+    )
+
+
+def lock_timeout_statement(lock_timeout_ms: int, local: bool = False) -> sql.Composed:
+    setting = sql.SQL("SET LOCAL lock_timeout = {}" if local else "SET lock_timeout = {}")
+    return setting.format(sql.Literal(f"{lock_timeout_ms}ms"))
+
+
+@contextlib.contextmanager
+def target_session(
+    connect: Callable[[], psycopg.Connection], lock_timeout_ms: int, secrets: tuple[str, ...] = ()
+) -> Iterator[psycopg.Connection]:
+    """An autocommit connection whose statements wait at most ``lock_timeout_ms`` for a lock.
+
+    A session holding open_orders (a migration, a long LOCK TABLE) then fails the step with
+    LockTimeoutError (retried) instead of hanging it.
+    """
+    try:
+        conn = connect()
+    except Exception as exc:  # noqa: BLE001 - every connect failure is reported the same way
+        raise_target_error(exc, secrets)
+    conn.autocommit = True
+    try:
+        conn.execute(lock_timeout_statement(lock_timeout_ms))
+        yield conn
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+def relation_exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
+    """True when ``schema.name`` is a table or view this session can see."""
+    return conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL", (sql.Identifier(schema, name).as_string(conn),)
+    ).fetchone()[0]
 
 
 def table_identifier(mapping: SyncMapping) -> sql.Identifier:

@@ -1,6 +1,6 @@
 """Source lines into the raw staging table: a reader thread fetches while the caller COPYs.
 
-The source query renders each row as one CSV line (source.csv_line_statement), so a fetched
+The source query renders each row as one CSV line (tsql.csv_line_statement), so a fetched
 row is a 1-tuple holding a str and a batch goes to COPY as one joined string: no per-value
 work in Python at all. pymssql releases the GIL while it waits for the server, so reading the
 next lines from the socket overlaps with COPY of the previous ones. The hand-over queue is
@@ -18,6 +18,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
+
+import psycopg
+
+from include.table_sync.mapping import SyncMapping
+from include.table_sync.staging import StagingTables, copy_raw_statement
 
 QUEUE_BATCHES = 4
 # Rows per hand-over; at most (QUEUE_BATCHES + 2) chunks are alive: queued, being read, being
@@ -113,3 +118,15 @@ def copy_lines(
         batches.close()  # stops the reader thread now, not whenever the generator is collected
     stats.seconds = time.monotonic() - started
     return stats
+
+
+def copy_to_raw(
+    lines,
+    target: psycopg.Connection,
+    mapping: SyncMapping,
+    tables: StagingTables,
+    on_progress: Callable[[int, float], None] | None = None,
+) -> TransferStats:
+    """COPY every line of the executed line query ``lines`` into the attempt's raw table."""
+    with target.cursor() as copy_cursor, copy_cursor.copy(copy_raw_statement(mapping, tables)) as copy:
+        return copy_lines(lines, copy, mapping.thresholds.batch_rows, on_progress=on_progress)

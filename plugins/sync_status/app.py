@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +19,10 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from include.table_sync.mapping import MAPPINGS_DIR, TargetConfig
 from sync_status.page import render_page
-from sync_status.status_data import SyncTarget, TableStatus, mapping_targets, read_statuses
+from sync_status.status_data import TableStatus, mapping_targets, read_statuses
 
-MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "include" / "mappings"
 # A database that does not answer must not hang the page.
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -48,7 +47,7 @@ def collect_report(mappings_dir: Path = MAPPINGS_DIR) -> StatusReport:
     except Exception as error:  # a broken mapping file is shown, not raised
         report.unavailable.append(f"Cannot read the mapping files: {error}")
         return report
-    by_connection: dict[str, list[SyncTarget]] = {}
+    by_connection: dict[str, list[TargetConfig]] = {}
     for target in targets:
         by_connection.setdefault(target.conn_id, []).append(target)
     for conn_id, conn_targets in by_connection.items():
@@ -68,15 +67,15 @@ def collect_report(mappings_dir: Path = MAPPINGS_DIR) -> StatusReport:
     return report
 
 
-def _read_connection(conn_id: str, targets: list[SyncTarget]) -> list[TableStatus]:
+def _read_connection(conn_id: str, targets: list[TargetConfig]) -> list[TableStatus]:
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
+    from include.sync_dag import apply_extra_defaults
     from include.table_sync.redaction import redact
 
     hook = PostgresHook(postgres_conn_id=conn_id)
     connection = hook.connection
-    extras = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **connection.extra_dejson}
-    connection.extra = json.dumps(extras)
+    apply_extra_defaults(connection, {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     try:
         with contextlib.closing(hook.get_conn()) as conn:
             return read_statuses(conn, targets)

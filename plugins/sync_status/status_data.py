@@ -15,14 +15,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from include.table_sync.history import HISTORY, status_view_identifier, status_view_name
 from include.table_sync.mapping import TargetConfig, load_mapping
-from include.table_sync.status import HISTORY, HISTORY_SCHEMA
+from include.table_sync.target import SYNC_SCHEMA, relation_exists
 
 CHART_RUNS = 50
-
-
-# A synced table and the Airflow connection reaching its database: the mapping's own type.
-SyncTarget = TargetConfig
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ class TableStatus:
         return _jsonable(asdict(self))
 
 
-def mapping_targets(mappings_dir: Path) -> list[SyncTarget]:
+def mapping_targets(mappings_dir: Path) -> list[TargetConfig]:
     """The targets named by the mapping files (``*.yaml``), in file-name order."""
     targets = []
     for path in sorted(mappings_dir.glob("*.yaml")):
@@ -75,7 +72,7 @@ def mapping_targets(mappings_dir: Path) -> list[SyncTarget]:
 
 def history_targets(conn: psycopg.Connection) -> list[str]:
     """Qualified names of every table with an attempt in ``table_sync.history``."""
-    if not _relation_exists(conn, f"{HISTORY_SCHEMA}.history"):
+    if not relation_exists(conn, SYNC_SCHEMA, "history"):
         return []
     rows = conn.execute(sql.SQL("SELECT DISTINCT target_table FROM {} ORDER BY 1").format(HISTORY))
     return [name for (name,) in rows]
@@ -84,10 +81,9 @@ def history_targets(conn: psycopg.Connection) -> list[str]:
 def read_table_status(conn: psycopg.Connection, schema: str, table: str) -> TableStatus:
     """The status of one target; 'never' while its status view does not exist yet."""
     checked_at = conn.execute("SELECT now()").fetchone()[0]
-    view = sql.Identifier(schema, f"{table}_sync_status")
-    if not _relation_exists(conn, f"{schema}.{table}_sync_status"):
+    if not relation_exists(conn, schema, status_view_name(table)):
         return TableStatus(table_name=f"{schema}.{table}", freshness="never", checked_at=checked_at)
-    cursor = conn.execute(sql.SQL("SELECT * FROM {}").format(view))
+    cursor = conn.execute(sql.SQL("SELECT * FROM {}").format(status_view_identifier(schema, table)))
     names = [column.name for column in cursor.description]
     # Only the columns this page knows: a column added to the view later must not break it.
     known = {item.name for item in fields(TableStatus)}
@@ -95,7 +91,7 @@ def read_table_status(conn: psycopg.Connection, schema: str, table: str) -> Tabl
     return TableStatus(checked_at=checked_at, runs=_recent_runs(conn, f"{schema}.{table}"), **row)
 
 
-def read_statuses(conn: psycopg.Connection, targets: list[SyncTarget]) -> list[TableStatus]:
+def read_statuses(conn: psycopg.Connection, targets: list[TargetConfig]) -> list[TableStatus]:
     """Statuses of the given targets plus any other table this database's history knows."""
     names = [target.qualified_name for target in targets]
     names += [name for name in history_targets(conn) if name not in names]
@@ -121,10 +117,6 @@ def _recent_runs(conn: psycopg.Connection, qualified_name: str) -> tuple[RunPoin
         (qualified_name, CHART_RUNS),
     ).fetchall()
     return tuple(RunPoint(*row) for row in reversed(rows))  # oldest first, as a chart reads
-
-
-def _relation_exists(conn: psycopg.Connection, qualified_name: str) -> bool:
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified_name,)).fetchone()[0]
 
 
 def _jsonable(value):

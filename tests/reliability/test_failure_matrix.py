@@ -28,11 +28,18 @@ import pytest
 from devtools.demo_source.generate import apply_changes
 from devtools.embedded_postgres import EmbeddedPostgres, free_port
 from devtools.failure_matrix_doc import render
-from include.table_sync.checks import RunOptions
 from include.table_sync.errors import ConcurrentSyncError, SyncError
+from include.table_sync.history import ATTEMPT_LOCK_CLASS
 from include.table_sync.mapping import SyncMapping
-from include.table_sync.pipeline import SyncContext, cleanup, extract, replace, sync_once, validate
-from include.table_sync.status import ATTEMPT_LOCK_CLASS
+from include.table_sync.pipeline import (
+    RunOptions,
+    SyncContext,
+    cleanup,
+    extract,
+    replace,
+    sync_once,
+    validate,
+)
 from tests.conftest import REPO_ROOT
 from tests.reliability.conftest import SEED_ROWS, reseed
 from tests.reliability.scenarios import SCENARIOS, Scenario

@@ -20,8 +20,8 @@ import pytest
 
 from devtools.demo_source.generate import apply_changes, create_source, seed_source
 from include.table_sync.errors import ConcurrentSyncError
+from include.table_sync.history import ensure_status_objects, start_attempt
 from include.table_sync.pipeline import sync_once
-from include.table_sync.status import ensure_status_objects, start_attempt
 from tests.sync.support import (
     expected_target_row,
     history,

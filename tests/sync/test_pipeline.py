@@ -6,15 +6,10 @@ import psycopg
 import pytest
 
 from devtools.demo_source.generate import apply_changes, create_source, seed_source
-from include.table_sync.checks import RunOptions
-from include.table_sync.errors import (
-    ConversionError,
-    SourceQueryError,
-    SourceUnavailableError,
-    SyncError,
-    ValidationError,
-)
-from include.table_sync.pipeline import sync_once
+from include.table_sync.checks import ValidationError
+from include.table_sync.errors import SourceQueryError, SourceUnavailableError, SyncError
+from include.table_sync.pipeline import RunOptions, sync_once
+from include.table_sync.staging import ConversionError
 from tests.sync.support import (
     expected_target_row,
     history,

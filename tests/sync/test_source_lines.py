@@ -12,10 +12,10 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from include.table_sync import source as sqlserver
-from include.table_sync.errors import ConversionError
 from include.table_sync.mapping import load_mapping
 from include.table_sync.pipeline import sync_once
+from include.table_sync.staging import ConversionError
+from include.table_sync.tsql import csv_line_statement
 from tests.sync.support import make_context, source_connection
 
 AWKWARD_TEXT = [
@@ -173,7 +173,7 @@ def test_a_line_longer_than_4000_characters_is_not_truncated(mssql, orders_db, t
         for name in "ABC"
     ]
     mapping = load_mapping(_mapping_file(tmp_path, "wide", "vwWide", "Id", columns))
-    assert "nvarchar(max)" in sqlserver.csv_line_statement(mapping)
+    assert "nvarchar(max)" in csv_line_statement(mapping)
 
     sync_once(make_context(mapping, mssql, orders_db, run_id="wide-1"))
 
@@ -202,7 +202,7 @@ def test_more_columns_than_one_concat_takes(mssql, orders_db, tmp_path):
         for n in names
     ]
     mapping = load_mapping(_mapping_file(tmp_path, "many", "vwMany", "C000", columns))
-    statement = sqlserver.csv_line_statement(mapping)
+    statement = csv_line_statement(mapping)
     assert statement.count("CONCAT(N''") > 1  # nested
 
     sync_once(make_context(mapping, mssql, orders_db, run_id="many-1"))
@@ -213,7 +213,7 @@ def test_more_columns_than_one_concat_takes(mssql, orders_db, tmp_path):
 
 
 def test_every_other_source_type_round_trips_through_its_text(mssql, orders_db, tmp_path):
-    # Each type is rendered by a CONVERT style (conversions.source_text) and read back by
+    # Each type is rendered by a CONVERT style (tsql.value_text) and read back by
     # PostgreSQL's input function for the raw column: the value must survive exactly.
     columns = {
         # name: (SQL Server type, target type, value as inserted, value PostgreSQL must hold)

@@ -11,6 +11,7 @@ import pytest
 
 from devtools.demo_source.generate import create_source, seed_source
 from include.table_sync.errors import SourceUnavailableError
+from include.table_sync.mapping import TargetConfig
 from include.table_sync.pipeline import sync_once
 from tests.conftest import REPO_ROOT
 from tests.sync.support import make_context, open_orders_mapping, source_connection
@@ -24,7 +25,7 @@ from sync_status.app import collect_report  # noqa: E402
 from sync_status.page import render_page  # noqa: E402
 from sync_status.run_chart import run_chart_svg  # noqa: E402
 
-OPEN_ORDERS = status_data.SyncTarget("postgres_orders", "public", "open_orders")
+OPEN_ORDERS = TargetConfig(conn_id="postgres_orders", schema="public", table="open_orders")
 
 
 @pytest.fixture
