@@ -190,7 +190,9 @@ class _Splitter:
                     break
                 if word in ("END", "ELSE") and first != "CASE":
                     break
-                if word in STARTERS and previous not in _AFTER_NO_SPLIT:
+                # "WITH (" is a table hint (FROM t WITH (NOLOCK)); a CTE names itself first.
+                table_hint = word == "WITH" and self.word(1) == "("
+                if word in STARTERS and previous not in _AFTER_NO_SPLIT and not table_hint:
                     continuing = (
                         (first == "UPDATE" and word == "SET" and not seen_set)
                         or (

@@ -424,12 +424,14 @@ class Engine:
                 ("tables", INFO_TABLES),
                 ("views", INFO_VIEWS),
                 ("schemata", INFO_SCHEMATA),
-                ("key_column_usage", system_views.INFO_KEY_COLUMN_USAGE),
-                ("referential_constraints", system_views.INFO_REFERENTIAL_CONSTRAINTS),
+                *system_views.INFO_CONSTRAINT_VIEWS.items(),
                 *((f"sys_{name}", columns) for name, columns in system_views.SYS_VIEWS_BY_NAME.items()),
             ):
                 body = ", ".join(f'"{c.name}" {sqltypes.storage_type(c)}' for c in columns)
                 self._ddl.execute(f'CREATE TABLE "{name}".{INFO_SCHEMA}.{table_name} ({body})')
+            types = system_views.type_rows(self.catalog.database_collation(name))
+            marks = ", ".join("?" * len(types[0]))
+            self._ddl.executemany(f'INSERT INTO "{name}".{INFO_SCHEMA}.sys_types VALUES ({marks})', types)
             self.catalog.databases[name.lower()] = name
             self.catalog.schemas[name.lower()] = {}
             self.catalog.schema_ids[name.lower()] = {}
@@ -616,7 +618,7 @@ class Engine:
         if view_row:
             self._ddl.execute(f"INSERT INTO {info}.views VALUES (?, ?, ?, ?, ?, ?)", list(view_row))
         schema_id = self.catalog.schema_id(table.database, table.schema)
-        for name, rows in system_views.object_rows(table, schema_id).items():
+        for name, rows in system_views.object_rows(table, schema_id, self.catalog.next_object_id).items():
             if rows:
                 marks = ", ".join("?" * len(rows[0]))
                 self._ddl.executemany(f"INSERT INTO {info}.{name} VALUES ({marks})", [list(r) for r in rows])
@@ -624,13 +626,14 @@ class Engine:
 
     def _unregister(self, table: TableDef, drop: bool = True) -> None:
         info = f'"{table.database}".{INFO_SCHEMA}'
-        for name in ("columns", "tables", "views", "key_column_usage"):
+        for name in ("columns", "tables", "views", *system_views.ROWS_BY_TABLE_NAME):
             self._ddl.execute(
                 f"DELETE FROM {info}.{name} WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
                 [table.schema, table.name],
             )
-        for name in ("sys_objects", "sys_columns", "sys_indexes", "sys_index_columns"):
-            self._ddl.execute(f"DELETE FROM {info}.{name} WHERE object_id = ?", [table.object_id])
+        for name, id_columns in system_views.ROWS_BY_OBJECT_ID.items():
+            where = " OR ".join(f"{column} = ?" for column in id_columns)
+            self._ddl.execute(f"DELETE FROM {info}.{name} WHERE {where}", [table.object_id] * len(id_columns))
         if drop:
             kind = "VIEW" if table.kind == "view" else "TABLE"
             self._ddl.execute(f"DROP {kind} {table.duck_name}")

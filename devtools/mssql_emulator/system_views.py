@@ -1,16 +1,27 @@
-"""The catalog views tools such as pgloader read: sys.schemas/objects/columns/indexes/index_columns
-and INFORMATION_SCHEMA.KEY_COLUMN_USAGE/REFERENTIAL_CONSTRAINTS.
+"""The catalog views tools read to discover objects (pgloader, SQLAlchemy's MSSQL dialect, dlt):
+sys.schemas, objects, tables, views, columns, types, indexes, index_columns, key_constraints,
+default_constraints, identity_columns, computed_columns, extended_properties, sql_modules, and
+INFORMATION_SCHEMA.TABLE_CONSTRAINTS, KEY_COLUMN_USAGE, CONSTRAINT_COLUMN_USAGE and
+REFERENTIAL_CONSTRAINTS.
 
 Like INFORMATION_SCHEMA.COLUMNS, each is a DuckDB table in the database's hidden ``__info``
-schema, filled when an object is created and emptied when it is dropped. Only the columns a
-migration tool asks for are kept; their values are what SQL Server reports for the same objects
-(type ids from sys.types, byte lengths, a clustered index for a primary key, a heap otherwise).
+schema, filled when an object is created and emptied when it is dropped (sys.types once, when
+the database is created). Only the columns tools ask for are kept, named and typed as
+Microsoft's page for each view says (cited above each); their values are what SQL Server
+reports for the same objects (type ids from sys.types, byte lengths, a clustered index for a
+primary key, a heap otherwise, a system-named object for each constraint).
+
+The emulator has no computed columns, extended properties (sp_addextendedproperty) or foreign
+keys: those views exist, because asking for them is legal and tools do, and are always empty.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from devtools.mssql_emulator import dm_exec_connections
 from devtools.mssql_emulator.catalog import TableDef
+from devtools.mssql_emulator.collations import DEFAULT as DEFAULT_COLLATION
 from devtools.mssql_emulator.results import Column
 
 # Schema ids SQL Server gives the schemas every database starts with; user schemas follow.
@@ -51,6 +62,7 @@ SYS_COLUMNS = [
     Column("is_nullable", "bit"),
     Column("is_identity", "bit", nullable=False),
     Column("is_computed", "bit", nullable=False),
+    Column("default_object_id", "int", nullable=False),
 ]
 SYS_INDEXES = [
     Column("object_id", "int", nullable=False),
@@ -74,6 +86,99 @@ SYS_INDEX_COLUMNS = [
     Column("is_descending_key", "bit"),
     Column("is_included_column", "bit"),
 ]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-tables-transact-sql
+# (the sys.objects columns, then the table's own)
+SYS_TABLES = [
+    *SYS_OBJECTS,
+    Column("max_column_id_used", "int", nullable=False),
+    Column("uses_ansi_nulls", "bit"),
+    Column("is_replicated", "bit"),
+    Column("is_memory_optimized", "bit"),
+    Column("temporal_type", "tinyint"),
+    Column("temporal_type_desc", "nvarchar", length=60),
+    Column("is_external", "bit", nullable=False),
+]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-views-transact-sql
+SYS_VIEWS = [
+    *SYS_OBJECTS,
+    Column("is_replicated", "bit"),
+    Column("has_opaque_metadata", "bit", nullable=False),
+    Column("with_check_option", "bit", nullable=False),
+    Column("is_date_correlation_view", "bit", nullable=False),
+]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-key-constraints-transact-sql
+SYS_KEY_CONSTRAINTS = [
+    *SYS_OBJECTS,
+    Column("unique_index_id", "int"),
+    Column("is_system_named", "bit", nullable=False),
+    Column("is_enforced", "bit"),
+]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-default-constraints-transact-sql
+SYS_DEFAULT_CONSTRAINTS = [
+    *SYS_OBJECTS,
+    Column("parent_column_id", "int", nullable=False),
+    Column("definition", "nvarchar", length=-1),
+    Column("is_system_named", "bit", nullable=False),
+]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-identity-columns-transact-sql
+# seed_value, increment_value and last_value are sql_variant there (of the column's type); the
+# emulator has no sql_variant and sends them as the bigint they hold.
+SYS_IDENTITY_COLUMNS = [
+    Column("object_id", "int", nullable=False),
+    Column("name", "nvarchar", length=128),
+    Column("column_id", "int", nullable=False),
+    Column("is_identity", "bit", nullable=False),
+    Column("seed_value", "bigint"),
+    Column("increment_value", "bigint"),
+    Column("last_value", "bigint"),
+    Column("is_not_for_replication", "bit"),
+]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-computed-columns-transact-sql
+SYS_COMPUTED_COLUMNS = [
+    Column("object_id", "int", nullable=False),
+    Column("name", "nvarchar", length=128),
+    Column("column_id", "int", nullable=False),
+    Column("is_computed", "bit", nullable=False),
+    Column("definition", "nvarchar", length=-1),
+    Column("uses_database_collation", "bit", nullable=False),
+    Column("is_persisted", "bit", nullable=False),
+]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/extended-properties-catalog-views-sys-extended-properties
+# value is sql_variant there; nvarchar(max) here (no property is ever set).
+SYS_EXTENDED_PROPERTIES = [
+    Column("class", "tinyint", nullable=False),
+    Column("class_desc", "nvarchar", length=60),
+    Column("major_id", "int", nullable=False),
+    Column("minor_id", "int", nullable=False),
+    Column("name", "nvarchar", length=128, nullable=False),
+    Column("value", "nvarchar", length=-1),
+]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-sql-modules-transact-sql
+SYS_SQL_MODULES = [
+    Column("object_id", "int", nullable=False),
+    Column("definition", "nvarchar", length=-1),
+    Column("uses_ansi_nulls", "bit"),
+    Column("uses_quoted_identifier", "bit"),
+    Column("is_schema_bound", "bit"),
+]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-types-transact-sql
+SYS_TYPES = [
+    Column("name", "nvarchar", length=128, nullable=False),
+    Column("system_type_id", "tinyint", nullable=False),
+    Column("user_type_id", "int", nullable=False),
+    Column("schema_id", "int", nullable=False),
+    Column("principal_id", "int"),
+    Column("max_length", "smallint", nullable=False),
+    Column("precision", "tinyint", nullable=False),
+    Column("scale", "tinyint", nullable=False),
+    Column("collation_name", "nvarchar", length=128),
+    Column("is_nullable", "bit"),
+    Column("is_user_defined", "bit", nullable=False),
+    Column("is_assembly_type", "bit", nullable=False),
+    Column("default_object_id", "int", nullable=False),
+    Column("rule_object_id", "int", nullable=False),
+    Column("is_table_type", "bit", nullable=False),
+]
 SYS_VIEWS_BY_NAME = {
     # Rows kept by the TDS server (dm_exec_connections.py), not by the engine's DDL.
     "dm_exec_connections": dm_exec_connections.COLUMNS,
@@ -82,6 +187,15 @@ SYS_VIEWS_BY_NAME = {
     "columns": SYS_COLUMNS,
     "indexes": SYS_INDEXES,
     "index_columns": SYS_INDEX_COLUMNS,
+    "tables": SYS_TABLES,
+    "views": SYS_VIEWS,
+    "types": SYS_TYPES,
+    "key_constraints": SYS_KEY_CONSTRAINTS,
+    "default_constraints": SYS_DEFAULT_CONSTRAINTS,
+    "identity_columns": SYS_IDENTITY_COLUMNS,
+    "computed_columns": SYS_COMPUTED_COLUMNS,
+    "extended_properties": SYS_EXTENDED_PROPERTIES,
+    "sql_modules": SYS_SQL_MODULES,
 }
 
 INFO_KEY_COLUMN_USAGE = [
@@ -107,6 +221,50 @@ INFO_REFERENTIAL_CONSTRAINTS = [
     Column("UPDATE_RULE", "varchar", length=11),
     Column("DELETE_RULE", "varchar", length=11),
 ]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-information-schema-views/table-constraints-transact-sql
+INFO_TABLE_CONSTRAINTS = [
+    Column("CONSTRAINT_CATALOG", "nvarchar", length=128),
+    Column("CONSTRAINT_SCHEMA", "nvarchar", length=128),
+    Column("CONSTRAINT_NAME", "nvarchar", length=128, nullable=False),
+    Column("TABLE_CATALOG", "nvarchar", length=128),
+    Column("TABLE_SCHEMA", "nvarchar", length=128),
+    Column("TABLE_NAME", "nvarchar", length=128, nullable=False),
+    Column("CONSTRAINT_TYPE", "varchar", length=11),
+    Column("IS_DEFERRABLE", "varchar", length=2, nullable=False),
+    Column("INITIALLY_DEFERRED", "varchar", length=2, nullable=False),
+]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-information-schema-views/constraint-column-usage-transact-sql
+INFO_CONSTRAINT_COLUMN_USAGE = [
+    Column("TABLE_CATALOG", "nvarchar", length=128),
+    Column("TABLE_SCHEMA", "nvarchar", length=128),
+    Column("TABLE_NAME", "nvarchar", length=128, nullable=False),
+    Column("COLUMN_NAME", "nvarchar", length=128),
+    Column("CONSTRAINT_CATALOG", "nvarchar", length=128),
+    Column("CONSTRAINT_SCHEMA", "nvarchar", length=128),
+    Column("CONSTRAINT_NAME", "nvarchar", length=128, nullable=False),
+]
+INFO_CONSTRAINT_VIEWS = {
+    "key_column_usage": INFO_KEY_COLUMN_USAGE,
+    "referential_constraints": INFO_REFERENTIAL_CONSTRAINTS,
+    "table_constraints": INFO_TABLE_CONSTRAINTS,
+    "constraint_column_usage": INFO_CONSTRAINT_COLUMN_USAGE,
+}
+
+# What drop removes: the __info tables holding rows of one object, by the columns naming it
+# (a constraint's rows name the table as parent_object_id), and those named by schema and name.
+ROWS_BY_OBJECT_ID = {
+    "sys_objects": ("object_id", "parent_object_id"),
+    "sys_columns": ("object_id",),
+    "sys_indexes": ("object_id",),
+    "sys_index_columns": ("object_id",),
+    "sys_tables": ("object_id",),
+    "sys_views": ("object_id",),
+    "sys_key_constraints": ("parent_object_id",),
+    "sys_default_constraints": ("parent_object_id",),
+    "sys_identity_columns": ("object_id",),
+    "sys_sql_modules": ("object_id",),
+}
+ROWS_BY_TABLE_NAME = ("key_column_usage", "table_constraints", "constraint_column_usage")
 
 # sys.types ids of the types the emulator declares (system_type_id = user_type_id for these).
 TYPE_IDS = {
@@ -167,32 +325,86 @@ def schema_row(schema: str, schema_id: int) -> tuple:
     return (schema, schema_id, schema_id if builtin else 1)
 
 
-def object_rows(table: TableDef, schema_id: int) -> dict[str, list[tuple]]:
-    """Rows describing one table or view, by the ``__info`` table that holds them."""
+# The built-in rows of sys.types in a SQL Server 2022 database: (name, system_type_id,
+# user_type_id, max_length, precision, scale), per the sys.types page and the data type pages it
+# links. Text types carry the database's collation; sysname is nvarchar(128) NOT NULL; the CLR
+# types (hierarchyid, geometry, geography) are assembly types under system type 240.
+_BUILTIN_TYPES = [
+    ("image", 34, 34, 16, 0, 0), ("text", 35, 35, 16, 0, 0), ("uniqueidentifier", 36, 36, 16, 0, 0),
+    ("date", 40, 40, 3, 10, 0), ("time", 41, 41, 5, 16, 7), ("datetime2", 42, 42, 8, 27, 7),
+    ("datetimeoffset", 43, 43, 10, 34, 7), ("tinyint", 48, 48, 1, 3, 0), ("smallint", 52, 52, 2, 5, 0),
+    ("int", 56, 56, 4, 10, 0), ("smalldatetime", 58, 58, 4, 16, 0), ("real", 59, 59, 4, 24, 0),
+    ("money", 60, 60, 8, 19, 4), ("datetime", 61, 61, 8, 23, 3), ("float", 62, 62, 8, 53, 0),
+    ("sql_variant", 98, 98, 8016, 0, 0), ("ntext", 99, 99, 16, 0, 0), ("bit", 104, 104, 1, 1, 0),
+    ("decimal", 106, 106, 17, 38, 38), ("numeric", 108, 108, 17, 38, 38),
+    ("smallmoney", 122, 122, 4, 10, 4), ("bigint", 127, 127, 8, 19, 0),
+    ("hierarchyid", 240, 128, 892, 0, 0), ("geometry", 240, 129, -1, 0, 0),
+    ("geography", 240, 130, -1, 0, 0), ("varbinary", 165, 165, 8000, 0, 0),
+    ("varchar", 167, 167, 8000, 0, 0), ("binary", 173, 173, 8000, 0, 0), ("char", 175, 175, 8000, 0, 0),
+    ("timestamp", 189, 189, 8, 0, 0), ("nvarchar", 231, 231, 8000, 0, 0), ("nchar", 239, 239, 8000, 0, 0),
+    ("xml", 241, 241, -1, 0, 0), ("sysname", 231, 256, 256, 0, 0),
+]  # fmt: skip
+_TEXT_TYPE_IDS = {35, 99, 167, 175, 231, 239}
+SYS_SCHEMA_ID = BUILTIN_SCHEMA_IDS["sys"]
+
+
+def type_rows(collation: str) -> list[tuple]:
+    """The sys.types rows of a database whose collation is ``collation``."""
+    return [
+        (
+            name, system_id, user_id, SYS_SCHEMA_ID, None, max_length, precision, scale,
+            collation if system_id in _TEXT_TYPE_IDS else None,
+            name != "sysname", False, system_id == 240, 0, 0, False,
+        )
+        for name, system_id, user_id, max_length, precision, scale in _BUILTIN_TYPES
+    ]  # fmt: skip
+
+
+def _object_row(name: str, object_id: int, schema_id: int, parent: int, kind: str, desc: str) -> tuple:
+    """A sys.objects row; sys.tables, views and the constraint views start with the same columns."""
+    return (name, object_id, None, schema_id, parent, kind, desc, False)
+
+
+def default_constraint_name(table: str, column: str, object_id: int) -> str:
+    """The name SQL Server gives an unnamed DEFAULT: DF__, nine characters of the table, five of
+    the column, the object id in hex (as in its sys.default_constraints, e.g. DF__Orders__Statu__3B75D760)."""
+    return f"DF__{table[:9]}__{column[:5]}__{object_id:08X}"
+
+
+def object_rows(table: TableDef, schema_id: int, new_object_id: Callable[[], int]) -> dict[str, list[tuple]]:
+    """Rows describing one table or view, by the ``__info`` table that holds them.
+
+    ``new_object_id`` numbers the constraint objects (primary key, defaults), which SQL Server
+    lists in sys.objects with the table as their parent.
+    """
     is_view = table.kind == "view"
     identity = table.defaults.get("__identity__", ())
-    rows: dict[str, list[tuple]] = {
-        "sys_objects": [
-            (
-                table.name,
-                table.object_id,
-                None,
-                schema_id,
-                0,
-                "V " if is_view else "U ",
-                "VIEW" if is_view else "USER_TABLE",
-                False,
-            )
-        ],
-        "sys_columns": [],
-        "sys_indexes": [],
-        "sys_index_columns": [],
-        "key_column_usage": [],
-    }
+    kind, desc = ("V ", "VIEW") if is_view else ("U ", "USER_TABLE")
+    own = _object_row(table.name, table.object_id, schema_id, 0, kind, desc)
+    rows: dict[str, list[tuple]] = {name: [] for name in ROWS_BY_OBJECT_ID}
+    rows.update({name: [] for name in ROWS_BY_TABLE_NAME})
+    rows["sys_objects"].append(own)
+    if is_view:
+        rows["sys_views"].append((*own, False, False, False, False))
+        rows["sys_sql_modules"].append((table.object_id, table.definition, True, True, False))
+    else:
+        rows["sys_tables"].append(
+            (*own, len(table.columns), True, False, False, 0, "NON_TEMPORAL_TABLE", False)
+        )
     for column_id, col in enumerate(table.columns, start=1):
         precision, scale = _precision_scale(col)
         type_id = TYPE_IDS.get(col.sql_type, 0)
         text = col.sql_type in ("nvarchar", "nchar", "varchar", "char")
+        is_identity = not is_view and col.name.lower() in identity
+        default_id = 0
+        if not is_view and col.name.lower() in table.defaults:
+            default_id = new_object_id()
+            name = default_constraint_name(table.name, col.name, default_id)
+            constraint = _object_row(name, default_id, schema_id, table.object_id, "D ", "DEFAULT_CONSTRAINT")
+            rows["sys_objects"].append(constraint)
+            rows["sys_default_constraints"].append(
+                (*constraint, column_id, table.defaults[col.name.lower()], True)
+            )
         rows["sys_columns"].append(
             (
                 table.object_id,
@@ -203,12 +415,18 @@ def object_rows(table: TableDef, schema_id: int) -> dict[str, list[tuple]]:
                 _max_length(col),
                 precision,
                 scale,
-                "SQL_Latin1_General_CP1_CI_AS" if text else None,
+                (col.collation or DEFAULT_COLLATION) if text else None,
                 col.nullable,
-                not is_view and col.name.lower() in identity,
+                is_identity,
                 False,
+                default_id,
             )
         )
+        if is_identity:
+            # The emulator numbers every identity column from 1 by 1.
+            rows["sys_identity_columns"].append(
+                (table.object_id, col.name, column_id, True, 1, 1, None, False)
+            )
     if is_view:
         return rows  # a view without an index of its own has no sys.indexes rows
     if not table.primary_key:
@@ -217,20 +435,25 @@ def object_rows(table: TableDef, schema_id: int) -> dict[str, list[tuple]]:
     rows["sys_indexes"].append(
         (table.object_id, table.primary_key, 1, 1, "CLUSTERED", True, True, False, False, None)
     )
+    key_id = new_object_id()
+    key = _object_row(table.primary_key, key_id, schema_id, table.object_id, "PK", "PRIMARY_KEY_CONSTRAINT")
+    rows["sys_objects"].append(key)
+    system_named = table.primary_key.startswith(f"PK__{table.name[:8]}__")
+    rows["sys_key_constraints"].append((*key, 1, system_named, True))
+    rows["table_constraints"].append(
+        (table.database, table.schema, table.primary_key, table.database, table.schema, table.name,
+         "PRIMARY KEY", "NO", "NO")
+    )  # fmt: skip
     positions = {c.name.lower(): i for i, c in enumerate(table.columns, start=1)}
-    for ordinal, key in enumerate(table.key_columns, start=1):
-        column_id = positions[key.lower()]
+    for ordinal, key_column in enumerate(table.key_columns, start=1):
+        column_id = positions[key_column.lower()]
+        name = table.columns[column_id - 1].name
         rows["sys_index_columns"].append((table.object_id, 1, ordinal, column_id, ordinal, 0, False, False))
         rows["key_column_usage"].append(
-            (
-                table.database,
-                table.schema,
-                table.primary_key,
-                table.database,
-                table.schema,
-                table.name,
-                table.columns[column_id - 1].name,
-                ordinal,
-            )
+            (table.database, table.schema, table.primary_key, table.database, table.schema, table.name,
+             name, ordinal)
+        )  # fmt: skip
+        rows["constraint_column_usage"].append(
+            (table.database, table.schema, table.name, name, table.database, table.schema, table.primary_key)
         )
     return rows

@@ -221,9 +221,12 @@ def test_sys_objects_types(engine, session):
         "SELECT name, type, type_desc, schema_id, parent_object_id, is_ms_shipped FROM sys.objects "
         "WHERE name LIKE '%Cat%' ORDER BY name",
     )
+    # A primary key is an object of its own, its table the parent (as on SQL Server).
+    orders_id = one(engine, session, "SELECT OBJECT_ID('CatOrders')")
     assert got == [
         ("CatNotes", "U ", "USER_TABLE", 1, 0, False),
         ("CatOrders", "U ", "USER_TABLE", 1, 0, False),
+        ("PK_CatOrders", "PK", "PRIMARY_KEY_CONSTRAINT", 1, orders_id, False),
         ("vwCatOrders", "V ", "VIEW", 1, 0, False),
     ]
     assert one(engine, session, "SELECT object_id FROM sys.objects WHERE name = 'CatOrders'") == one(
