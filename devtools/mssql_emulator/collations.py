@@ -378,7 +378,8 @@ def duckdb_collation(collation: Collation) -> str:
 
 
 def _binary(node: exp.Expression) -> exp.Expression:
-    return exp.Collate(this=node, expression=_BINARY.copy())
+    # Parenthesized: COLLATE binds tighter than ||, and DuckDB refuses to join two collations.
+    return exp.Collate(this=exp.Paren(this=node), expression=_BINARY.copy())
 
 
 def rtrim(node: exp.Expression) -> exp.Expression:

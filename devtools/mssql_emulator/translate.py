@@ -103,6 +103,9 @@ _OWN_FUNCTIONS = {
     "DATABASEPROPERTYEX",
     "COLLATIONPROPERTY",
     "PATINDEX",
+    "NCHAR",
+    "QUOTENAME",
+    "CHOOSE",
 }
 
 
@@ -491,6 +494,10 @@ class Translator:
                 return Column("", "int")
             if name in ("COLLATIONPROPERTY",):
                 return Column("", "int")
+            if name == "NCHAR":
+                return Column("", "nchar", length=1)
+            if name == "QUOTENAME":
+                return Column("", "nvarchar", length=258)
             if name == "DATABASEPROPERTYEX":
                 wanted = (_constant(node.expressions[1]) or "").lower() if len(node.expressions) == 2 else ""
                 text = wanted in ("collation", "status", "updateability", "useraccess", "recovery")
@@ -833,6 +840,14 @@ class Translator:
             return exp.Add(this=exp.Length(this=trimmed), expression=exp.Length(this=_astral(trimmed.copy())))
         if name == "DATALENGTH":
             return _datalength(args[0], node.meta.get("source_type"), self.catalog, self.context)
+        if name == "NCHAR" and len(args) == 1:
+            return exp.func("chr", exp.cast(args[0], "INTEGER"))
+        if name == "QUOTENAME" and args:
+            return _quotename(args[0], _constant(args[1]) if len(args) > 1 else "[")
+        if name == "CHOOSE" and len(args) >= 2:
+            # https://learn.microsoft.com/en-us/sql/t-sql/functions/logical-functions-choose-transact-sql
+            ifs = [exp.If(this=exp.Literal.number(i), true=a) for i, a in enumerate(args[1:], start=1)]
+            return exp.Case(this=args[0], ifs=ifs)
         if name == "DATABASEPROPERTYEX":
             return self._database_property(args)
         if name == "COLLATIONPROPERTY":
@@ -1082,6 +1097,36 @@ def _collation_operands(node: exp.Expression) -> tuple[str | None, list | None]:
     if isinstance(node, exp.Anonymous) and node.name.upper() in _STRING_CALLS and node.expressions:
         return None, [node.expressions[0]]
     return None, None
+
+
+def _quotename(value: exp.Expression, quote: str | None) -> exp.Expression:
+    """QUOTENAME: the delimiters around the text, the closing one doubled inside; NULL past 128
+    characters or for a quote character it does not take.
+    https://learn.microsoft.com/en-us/sql/t-sql/functions/quotename-transact-sql
+    """
+    pairs = {
+        "[": ("[", "]"),
+        "]": ("[", "]"),
+        '"': ('"', '"'),
+        "'": ("'", "'"),
+        "(": ("(", ")"),
+        ")": ("(", ")"),
+        "<": ("<", ">"),
+        ">": ("<", ">"),
+        "{": ("{", "}"),
+        "}": ("{", "}"),
+        "`": ("`", "`"),
+    }
+    if quote not in pairs:
+        return exp.Null()
+    opening, closing = pairs[quote]
+    doubled = exp.func("replace", value, exp.Literal.string(closing), exp.Literal.string(closing * 2))
+    quoted = exp.DPipe(
+        this=exp.DPipe(this=exp.Literal.string(opening), expression=doubled),
+        expression=exp.Literal.string(closing),
+    )
+    too_long = exp.GT(this=exp.Length(this=value.copy()), expression=exp.Literal.number(128))
+    return exp.Case(ifs=[exp.If(this=too_long, true=exp.Null())], default=quoted)
 
 
 def _astral(text: exp.Expression) -> exp.Expression:
