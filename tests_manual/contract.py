@@ -1,4 +1,4 @@
-"""The data contract's conversions in plain Python, to judge what the sync loaded.
+"""The data contract's conversions in plain Python: the one oracle of tests/ and tests_manual/.
 
 Written from ``shared/contract/README.md``, independently of the engine (which converts in SQL),
 so a side-by-side comparison checks the engine rather than repeating it.

@@ -1,12 +1,12 @@
 """Helpers for sync tests: contexts over real connections, table checksums, the contract in Python.
 
-``expected_target_row`` is an independent implementation of the contract's conversions in
-Python, so tests compare what PostgreSQL holds with what the contract says it must hold.
+``expected_target_row`` applies the contract's conversions as ``tests_manual/contract.py``
+writes them in Python (the one oracle of both test suites), so tests compare what PostgreSQL
+holds with what the contract says it must hold.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 import psycopg
@@ -15,6 +15,7 @@ import pymssql
 from include.table_sync.mapping import SyncMapping, load_mapping
 from include.table_sync.pipeline import SyncContext
 from tests.conftest import REPO_ROOT
+from tests_manual.contract import expected_value
 
 OPEN_ORDERS_MAPPING = REPO_ROOT / "include" / "mappings" / "open_orders.yaml"
 
@@ -70,44 +71,6 @@ def staging_tables(dsn: str) -> list[str]:
         ]
 
 
-# -- the contract, in Python ---------------------------------------------------------------------
-
-
-def _blank(value) -> bool:
-    return value is None or str(value).strip(" ") == ""
-
-
-def convert_value(conversion: str, value):
-    if conversion == "trim":
-        return value.rstrip(" ")
-    if conversion == "trim_empty_null":
-        return None if _blank(value) else value.rstrip(" ")
-    if conversion == "sap_date":
-        if _blank(value) or value == "00000000":
-            return None
-        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:8]))
-    if conversion == "sap_time":
-        return None if _blank(value) else dt.time(int(value[:2]), int(value[2:4]), int(value[4:6]))
-    if conversion == "sap_numc_int":
-        return None if _blank(value) else int(value)
-    if conversion == "sap_flag":
-        return (value or "").rstrip(" ") == "X"
-    if conversion == "date_part":
-        return None if value is None else value.date()
-    if conversion == "datetime2_to_us":
-        if value is None:
-            return None
-        # text from CONVERT(varchar(27), x, 121): keep 6 of the 7 fractional digits (truncate)
-        date_part, time_part = value.split(" ")
-        whole, _, fraction = time_part.partition(".")
-        return dt.datetime.fromisoformat(f"{date_part} {whole}").replace(
-            microsecond=int((fraction + "000000")[:6])
-        )
-    if conversion == "none":
-        return value
-    raise AssertionError(f"no reference for conversion {conversion}")
-
-
 def source_rows_as_text(mssql, mapping: SyncMapping) -> dict[tuple, tuple]:
     """Read the view independently (pymssql, datetime2 as text) keyed by the raw key."""
     select = ", ".join(
@@ -123,7 +86,7 @@ def source_rows_as_text(mssql, mapping: SyncMapping) -> dict[tuple, tuple]:
 
 def expected_target_row(mapping: SyncMapping, raw_row: tuple) -> tuple:
     return tuple(
-        convert_value(c.conversion, value) for c, value in zip(mapping.columns, raw_row, strict=True)
+        expected_value(c.conversion, value) for c, value in zip(mapping.columns, raw_row, strict=True)
     )
 
 
