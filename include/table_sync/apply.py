@@ -32,17 +32,28 @@ class ApplyCounts:
 _NOW_UTC = sql.SQL("(now() AT TIME ZONE 'UTC')")
 
 
-def _key_match(left: str, right: str, mapping: SyncMapping) -> sql.Composable:
+def _key_match(mapping: SyncMapping) -> sql.Composable:
     return sql.SQL(" AND ").join(
-        sql.SQL("{} = {}").format(sql.Identifier(left, c.target), sql.Identifier(right, c.target))
+        sql.SQL("{} = {}").format(sql.Identifier("l", c.target), sql.Identifier("s", c.target))
         for c in mapping.key_columns
     )
 
 
+def _live_and_snapshot(
+    template: str, mapping: SyncMapping, snapshot: sql.Identifier, **parts
+) -> sql.Composed:
+    """Fill ``template``'s {live}, {snapshot}, {now} and {match} (``l`` live, ``s`` snapshot)."""
+    return sql.SQL(template).format(
+        live=table_identifier(mapping), snapshot=snapshot, now=_NOW_UTC, match=_key_match(mapping), **parts
+    )
+
+
 def delete_vanished_statement(mapping: SyncMapping, snapshot: sql.Identifier) -> sql.Composed:
-    return sql.SQL(
-        "DELETE FROM {live} AS l WHERE NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE {match})"
-    ).format(live=table_identifier(mapping), snapshot=snapshot, match=_key_match("s", "l", mapping))
+    return _live_and_snapshot(
+        "DELETE FROM {live} AS l WHERE NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE {match})",
+        mapping,
+        snapshot,
+    )
 
 
 def update_changed_statement(mapping: SyncMapping, snapshot: sql.Identifier) -> sql.Composed:
@@ -50,36 +61,26 @@ def update_changed_statement(mapping: SyncMapping, snapshot: sql.Identifier) -> 
     assignments = sql.SQL(", ").join(
         sql.SQL("{} = {}").format(sql.Identifier(c.target), sql.Identifier("s", c.target)) for c in values
     )
-    live_row = sql.SQL(", ").join(sql.Identifier("l", c.target) for c in values)
-    snapshot_row = sql.SQL(", ").join(sql.Identifier("s", c.target) for c in values)
-    return sql.SQL(
+    return _live_and_snapshot(
         "UPDATE {live} AS l SET {assignments}, updated_at = {now} FROM {snapshot} AS s "
-        "WHERE {match} AND ({live_row}) IS DISTINCT FROM ({snapshot_row})"
-    ).format(
-        live=table_identifier(mapping),
+        "WHERE {match} AND ({live_row}) IS DISTINCT FROM ({snapshot_row})",
+        mapping,
+        snapshot,
         assignments=assignments,
-        now=_NOW_UTC,
-        snapshot=snapshot,
-        match=_key_match("l", "s", mapping),
-        live_row=live_row,
-        snapshot_row=snapshot_row,
+        live_row=sql.SQL(", ").join(sql.Identifier("l", c.target) for c in values),
+        snapshot_row=sql.SQL(", ").join(sql.Identifier("s", c.target) for c in values),
     )
 
 
 def insert_new_statement(mapping: SyncMapping, snapshot: sql.Identifier) -> sql.Composed:
-    columns = sql.SQL(", ").join(sql.Identifier(c.target) for c in mapping.columns)
-    selected = sql.SQL(", ").join(sql.Identifier("s", c.target) for c in mapping.columns)
-    return sql.SQL(
+    return _live_and_snapshot(
         "INSERT INTO {live} ({columns}, created_at, updated_at) "
         "SELECT {selected}, {now}, {now} FROM {snapshot} AS s "
-        "WHERE NOT EXISTS (SELECT 1 FROM {live} AS l WHERE {match})"
-    ).format(
-        live=table_identifier(mapping),
-        columns=columns,
-        selected=selected,
-        now=_NOW_UTC,
-        snapshot=snapshot,
-        match=_key_match("l", "s", mapping),
+        "WHERE NOT EXISTS (SELECT 1 FROM {live} AS l WHERE {match})",
+        mapping,
+        snapshot,
+        columns=sql.SQL(", ").join(sql.Identifier(c.target) for c in mapping.columns),
+        selected=sql.SQL(", ").join(sql.Identifier("s", c.target) for c in mapping.columns),
     )
 
 

@@ -85,34 +85,31 @@ class ColumnMapping(_Model):
         return self
 
 
-class SourceConfig(_Model):
-    conn_id: str
-    database: str
-    schema_: str = Field(alias="schema")
-    object: str
-    query: str | None = None
+class _InSchema(_Model):
+    """Something in a database schema: ``schema`` in the file (pydantic keeps that name itself)."""
 
     model_config = ConfigDict(populate_by_name=True)
+
+    conn_id: str
+    schema_: str = Field(alias="schema")
 
     @property
     def schema(self) -> str:
         return self.schema_
+
+
+class SourceConfig(_InSchema):
+    database: str
+    object: str
+    query: str | None = None
 
     @property
     def qualified_name(self) -> str:
         return f"{self.database}.{self.schema}.{self.object}"
 
 
-class TargetConfig(_Model):
-    conn_id: str
-    schema_: str = Field(alias="schema")
+class TargetConfig(_InSchema):
     table: str
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    @property
-    def schema(self) -> str:
-        return self.schema_
 
     @property
     def qualified_name(self) -> str:

@@ -93,8 +93,7 @@ def test_check_sql_is_substituted_not_formatted():
 def test_apply_deletes_updates_changed_and_inserts_new():
     snapshot = TABLES.snapshot_id
     assert delete_vanished_statement(small_mapping(), snapshot).as_string() == (
-        f'DELETE FROM "public"."orders" AS l WHERE NOT EXISTS (SELECT 1 FROM {SNAPSHOT} AS s WHERE '
-        '"s"."order_no" = "l"."order_no" AND "s"."item" = "l"."item")'
+        f'DELETE FROM "public"."orders" AS l WHERE NOT EXISTS (SELECT 1 FROM {SNAPSHOT} AS s WHERE {KEY_MATCH})'
     )
     assert update_changed_statement(small_mapping(), snapshot).as_string() == (
         'UPDATE "public"."orders" AS l SET "changed_at" = "s"."changed_at", "qty" = "s"."qty", '
