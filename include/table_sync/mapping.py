@@ -170,9 +170,9 @@ def load_mapping(path: str | Path) -> SyncMapping:
 
 def parse_mapping(document: dict[str, Any], path: Path) -> SyncMapping:
     """Validate a parsed mapping document (see :func:`load_mapping`)."""
-    for forbidden in ("path",):
-        if forbidden in document:
-            raise MappingError(path, "unknown field", field=forbidden, value=document[forbidden])
+    # ``path`` and a column's ``key`` are set here, from the file's name and its ``key`` list.
+    if "path" in document:
+        raise MappingError(path, "unknown field 'path'", field="path", value=document["path"])
     entries = document.get("columns")
     key = document.get("key")
     if isinstance(entries, list) and isinstance(key, list):

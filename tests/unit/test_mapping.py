@@ -144,3 +144,11 @@ def test_a_check_needs_a_name_and_sql(tmp_path):
     path = _write_variant(tmp_path, lambda d: d["checks"].append({"name": "no_sql"}))
     with pytest.raises(MappingError, match=r"checks\.1\.sql.*missing"):
         load_mapping(path)
+
+
+def test_a_column_cannot_declare_itself_a_key(tmp_path):
+    """The key is the mapping's ``key`` list, one place: a per-column flag is refused."""
+    path = _write_variant(tmp_path, lambda d: d["columns"][7].update(key=True))
+    with pytest.raises(MappingError, match=r"column 'SalesGroup'.*key: unknown field.*got True") as caught:
+        load_mapping(path)
+    assert caught.value.column == "SalesGroup"
