@@ -104,6 +104,7 @@ _OWN_FUNCTIONS = {
     "COLLATIONPROPERTY",
     "PATINDEX",
     "NCHAR",
+    "ISDATE",
     "QUOTENAME",
     "CHOOSE",
 }
@@ -532,8 +533,19 @@ class Translator:
             select = addition.find_ancestor(exp.Select)
             sources = self._sources(select) if select else {}
             sides = (self.infer(addition.this, sources), self.infer(addition.expression, sources))
-            if any(side is not None and side.sql_type in sqltypes.STRING_TYPES for side in sides):
+            numeric = any(side is not None and side.sql_type in _NUMBER_TYPES for side in sides)
+            if not numeric and any(
+                side is not None and side.sql_type in sqltypes.STRING_TYPES for side in sides
+            ):
                 addition.meta["concat"] = True
+            if numeric:
+                # A number + a string is arithmetic: the string converts to the number's type
+                # (data type precedence), or fails with 245.
+                addition.meta["arithmetic"] = True
+                number = next(side for side in sides if side is not None and side.sql_type in _NUMBER_TYPES)
+                for operand, side in zip((addition.this, addition.expression), sides, strict=True):
+                    if side is not None and side.sql_type in sqltypes.STRING_TYPES:
+                        operand.replace(_cast_to(operand.copy(), number))
         for concat in list(tree.find_all(exp.Concat)):
             self._prepare_concat(concat)
         for replace_ in list(tree.find_all(exp.Replace)):
@@ -607,6 +619,8 @@ class Translator:
                 # Without a (max) argument SQL Server cuts the result at 8,000 bytes.
                 limit = 4000 if result.sql_type == "nvarchar" else 8000
                 return exp.func("left", node, exp.Literal.number(limit))
+            return node
+        if isinstance(node, exp.Add) and node.meta.get("arithmetic"):
             return node
         if isinstance(node, exp.Add) and (
             node.meta.get("concat") or _is_text(node.this) or _is_text(node.expression)
@@ -840,6 +854,18 @@ class Translator:
             return exp.Add(this=exp.Length(this=trimmed), expression=exp.Length(this=_astral(trimmed.copy())))
         if name == "DATALENGTH":
             return _datalength(args[0], node.meta.get("source_type"), self.catalog, self.context)
+        if name == "ISDATE" and len(args) == 1:
+            # https://learn.microsoft.com/en-us/sql/t-sql/functions/isdate-transact-sql
+            parsed = exp.TryCast(this=exp.cast(args[0], "VARCHAR"), to=exp.DataType.build("TIMESTAMP"))
+            return exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.Not(this=exp.Is(this=parsed, expression=exp.Null())),
+                        true=exp.Literal.number(1),
+                    )
+                ],
+                default=exp.Literal.number(0),
+            )
         if name == "NCHAR" and len(args) == 1:
             return exp.func("chr", exp.cast(args[0], "INTEGER"))
         if name == "QUOTENAME" and args:
@@ -1020,10 +1046,23 @@ class Translator:
             if source_type and source_type.sql_type in _FIXED_TEXT and (source_type.length or 0) > 0:
                 # char/nchar are stored unpadded here (the padding is added on output).
                 text = _rpad(text, source_type.length)
+            if col.length and col.length > 0 and source_type and source_type.sql_type in _NUMBER_TYPES:
+                text = _too_short(text, source_type.sql_type, t, col.length)
             if col.length and col.length > 0:
                 text = exp.func("left", text, exp.Literal.number(col.length))
                 return _rpad(text, col.length) if t in _FIXED_TEXT else text
             return text
+        source = node.meta.get("source_type")
+        source_kind = source.sql_type if source else None
+        if t in _INTEGERS and source_kind in ("decimal", "numeric", "float", "real"):
+            # numeric and float to int truncate (CAST and CONVERT, "Truncating and rounding results")
+            value = exp.func("trunc", value)
+        if t == "varbinary" and style_value in (1, 2) and source_kind in sqltypes.STRING_TYPES:
+            digits = exp.func("substr", value, exp.Literal.number(3)) if style_value == 1 else value
+            return exp.func("from_hex", digits)
+        if t == "uniqueidentifier" and source_kind in sqltypes.STRING_TYPES:
+            # A longer string is cut to the 36 characters of a GUID (uniqueidentifier page, example).
+            value = exp.func("left", exp.cast(value, "VARCHAR"), exp.Literal.number(36))
         if t in ("datetime2", "time", "datetimeoffset"):
             macro = {"datetime2": "ms_dt2", "time": "ms_time", "datetimeoffset": "ms_dto"}[t]
             if style_value in (112,):
@@ -1039,6 +1078,24 @@ class Translator:
 
 _INTEGERS = {"int", "bigint", "smallint", "tinyint"}
 _FIXED_TEXT = {"char", "nchar"}
+_NUMBER_TYPES = _INTEGERS | {"decimal", "numeric", "money", "float", "real"}
+
+
+def _too_short(text: exp.Expression, source: str, target: str, length: int) -> exp.Expression:
+    """A number whose text does not fit the target length: '*' for an integer into char or
+    varchar, error 8115 otherwise (CAST and CONVERT, "Truncating and rounding results")."""
+    if source in _INTEGERS and target in ("char", "varchar"):
+        overflow: exp.Expression = exp.Literal.string("*")
+    else:
+        named = "expression" if source in _INTEGERS else source
+        overflow = exp.func(
+            "ms_fail",
+            exp.Literal.number(8115),
+            exp.Literal.string(f"Arithmetic overflow error converting {named} to data type {target}."),
+        )
+    too_long = exp.GT(this=exp.Length(this=text.copy()), expression=exp.Literal.number(length))
+    return exp.Case(ifs=[exp.If(this=too_long, true=overflow)], default=text)
+
 
 # Collation-sensitive comparisons, and the operation names error 468 gives them.
 _COMPARISONS = (exp.Like, exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
