@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the demo and tests use, if they are missing.
 # PostgreSQL server binaries, FreeTDS's tsql, Chromium for the browser test, and pgloader
-# (a benchmark contender, and proof that a third-party TDS tool reads the emulator).
+# (a benchmark contender, and proof that a third-party TDS tool reads the emulator); the
+# emulator's peer clients: unixODBC with FreeTDS's ODBC driver (pyodbc) and tds_fdw.
 # redis-server: the Celery broker of the compose configuration's test (tests/deployment).
 set -euo pipefail
 
@@ -11,6 +12,10 @@ command -v tsql >/dev/null || missing+=(freetds-bin)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v pgloader >/dev/null || missing+=(pgloader)
 command -v runuser >/dev/null || missing+=(util-linux)
+# Emulator peer clients: pyodbc's driver manager and FreeTDS ODBC driver, and tds_fdw in PostgreSQL.
+ldconfig -p | grep 'libodbc\.so\.2 ' >/dev/null || missing+=(unixodbc)
+compgen -G "/usr/lib/*/odbc/libtdsodbc.so" >/dev/null || missing+=(tdsodbc)
+compgen -G "/usr/share/postgresql/15/extension/tds_fdw.control" >/dev/null || missing+=(postgresql-15-tds-fdw)
 command -v redis-server >/dev/null || missing+=(redis-server)
 
 if [ ${#missing[@]} -eq 0 ]; then
