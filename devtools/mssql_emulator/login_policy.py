@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from devtools.mssql_emulator import packets
 from devtools.mssql_emulator.results import SqlServerError
+from devtools.mssql_emulator.tokens import TDS72, TDS74
 
 
 class Encryption(enum.Enum):
@@ -60,9 +61,21 @@ def strict_prelogin_answer() -> int:
     return packets.ENCRYPT_NOT_SUP
 
 
+TDS80 = 0x08000000  # LOGIN7 TDSVersion of TDS 8.0 ([MS-TDS] 2.2.6.4), sent inside strict TLS
+
+
+def token_stream_version(tds_version: int, encryption: Encryption) -> int:
+    """The version whose token stream a session speaks. TDS 8.0 changes the transport (TLS
+    first), not the tokens, which are TDS 7.4's; the LOGINACK names 7.4 as well."""
+    if tds_version == TDS80 and encryption is Encryption.STRICT:
+        return TDS74
+    return tds_version
+
+
 def version_refusal(tds_version: int) -> SqlServerError | None:
-    """The emulator speaks TDS 7.2 to 7.4; older clients get a message telling them what to send."""
-    if tds_version >= 0x72000000:
+    """The emulator speaks TDS 7.2 to 7.4 (and 8.0 in strict TLS); older clients get a message
+    telling them what to send."""
+    if tds_version >= TDS72:
         return None
     return SqlServerError(
         50000,

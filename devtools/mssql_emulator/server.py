@@ -275,6 +275,7 @@ class ClientConnection:
             self._use_stream(self.sock)
         login = packets.parse_login7(message.payload)
         log.info("spid %d: %r (encryption: %s)", self.spid, login, self.encryption.value)
+        login.tds_version = login_policy.token_stream_version(login.tds_version, self.encryption)
         refusal = login_policy.version_refusal(login.tds_version)
         if refusal is not None:
             log.info("spid %d: login refused: %s", self.spid, refusal)
