@@ -32,6 +32,8 @@ class _Source:
 
 def bind_columns(tree: exp.Expression, database: str) -> None:
     """Raise 4104 for a qualifier that names no source; drop schema and database parts."""
+    for query in tree.find_all(exp.Select):
+        _sources_of(query)  # two sources with one exposed name: 1011/1013
     for column in list(tree.find_all(exp.Column)):
         if not column.table:
             continue
@@ -90,9 +92,26 @@ def _sources_of(query: exp.Expression) -> list[_Source]:
     sources = []
     for item in items:
         if isinstance(item, exp.Table) and not item.alias:
-            sources.append(
-                _Source(item.name.lower(), (item.db or "dbo").lower(), item.catalog.lower() or None)
-            )
+            source = _Source(item.name.lower(), (item.db or "dbo").lower(), item.catalog.lower() or None)
         else:
-            sources.append(_Source(item.alias_or_name.lower(), None, None))
+            source = _Source(item.alias_or_name.lower(), None, None)
+        if isinstance(query, exp.Select) and any(s.exposed == source.exposed for s in sources):
+            raise _same_exposed_name(item)
+        sources.append(source)
     return sources
+
+
+def _same_exposed_name(item: exp.Expression) -> SqlServerError:
+    """1011 for a repeated alias, 1013 for a repeated table name (errors 1000-1999 list,
+    https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-1000-to-1999)."""
+    if isinstance(item, exp.Table) and not item.alias:
+        written = ".".join(part.name for part in item.parts)
+        return SqlServerError(
+            1013,
+            f'The objects "{written}" and "{written}" in the FROM clause have the same exposed names. '
+            "Use correlation names to distinguish them.",
+            16,
+        )
+    return SqlServerError(
+        1011, f"The correlation name '{item.alias_or_name}' is specified multiple times in a FROM clause.", 16
+    )

@@ -192,6 +192,10 @@ class Engine:
             yield self._use(session, statement.this.name if statement.this else statement.name)
         elif isinstance(statement, exp.Execute):
             yield from self._exec(session, statement)
+        elif isinstance(statement, exp.Set) and statement.find(exp.Parameter):
+            # SET @variable: the emulator has no DECLARE, so no variable is ever declared.
+            name = statement.find(exp.Parameter).name
+            raise SqlServerError(137, f'Must declare the scalar variable "@{name}".', 15)
         elif isinstance(statement, (exp.Transaction, exp.Commit, exp.Rollback, exp.Set)):
             yield StatementDone()
         else:
@@ -386,7 +390,16 @@ class Engine:
 
     def _truncate(self, session: Session, truncate: exp.TruncateTable) -> None:
         for target in truncate.expressions:
-            table, _ = self._target(session, target)
+            try:
+                table, _ = self._target(session, target)
+            except SqlServerError as error:
+                if error.number != 208:
+                    raise
+                # https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-4000-to-4999
+                raise SqlServerError(
+                    4701,
+                    f'Cannot find the object "{target.sql("tsql")}" because it does not exist or you do not have permissions.',
+                ) from None
             self._write(f"DELETE FROM {table.duck_name}", table)
 
     # ---- DDL ----

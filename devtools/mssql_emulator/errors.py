@@ -54,6 +54,43 @@ _CREATED_BY_THE_EMULATOR = {
 _DROPPED_BY_THE_EMULATOR = {"TABLE", "VIEW", "SCHEMA", "DATABASE"}
 
 
+# DuckDB's words for a wrong query, and SQL Server's error for the same mistake (the Database
+# Engine errors 0-999 and 8000-8999 lists,
+# https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-0-to-999).
+# 8120 names the column as written, where SQL Server prefixes schema and table.
+_QUERY_ERRORS = [
+    (r'Ambiguous reference to column name "([^"]+)"', 209, "Ambiguous column name '{}'.", 16),
+    (
+        r'column "([^"]+)" must appear in the GROUP BY clause',
+        8120,
+        "Column '{}' is invalid in the select list because it is not contained in either an "
+        "aggregate function or the GROUP BY clause.",
+        16,
+    ),
+    (
+        r"More than one row returned by a subquery used as an expression",
+        512,
+        "Subquery returned more than 1 value. This is not permitted when the subquery follows "
+        "=, !=, <, <= , >, >= or when the subquery is used as an expression.",
+        16,
+    ),
+    (
+        r"Set operations can only apply to expressions with the same number of result columns",
+        205,
+        "All queries combined using a UNION, INTERSECT or EXCEPT operator must have an equal "
+        "number of expressions in their target lists.",
+        16,
+    ),
+    (
+        r"WHERE clause cannot contain aggregates",
+        147,
+        "An aggregate may not appear in the WHERE clause unless it is in a subquery contained in a "
+        "HAVING clause or a select list, and the column being aggregated is an outer reference.",
+        15,
+    ),
+]
+
+
 def unsupported(what: str) -> SqlServerError:
     """Error 40517 for T-SQL the emulator cannot run; ``what`` names it."""
     return SqlServerError(UNSUPPORTED, f"{what} is not supported by the emulator.", 16)
@@ -163,6 +200,10 @@ def from_duckdb(error: Exception, table=None, statement: str | None = None) -> S
                 f"There is already an object named '{name.group(1) if name else '?'}' in the database.",
                 16,
             )
+    for pattern, number, words, severity in _QUERY_ERRORS:
+        found = re.search(pattern, first)
+        if found:
+            return SqlServerError(number, words.format(*found.groups()), severity)
     variable = re.search(r"Values were not provided for the following parameters: (\w+)", first)
     if variable:
         return SqlServerError(137, f'Must declare the scalar variable "@{variable.group(1)}".', 15)

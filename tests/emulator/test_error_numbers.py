@@ -77,6 +77,50 @@ def error_of(engine, session, sql: str) -> SqlServerError:
             "The column prefix 'ErrOrders' does not match with a table name or alias name used in the query.",
         ),
         ("SELECT t.b FROM (SELECT 1 AS a) AS t", 207, 16, "Invalid column name 'b'."),
+        (
+            "SELECT id FROM dbo.ErrOrders a JOIN dbo.ErrOrders b ON a.id = b.id",
+            209, 16, "Ambiguous column name 'id'.",
+        ),
+        (
+            "SELECT 1 FROM dbo.ErrOrders x JOIN dbo.ErrOrders x ON 1 = 1",
+            1011, 16, "The correlation name 'x' is specified multiple times in a FROM clause.",
+        ),
+        (
+            "SELECT 1 FROM dbo.ErrOrders JOIN dbo.ErrOrders ON 1 = 1",
+            1013, 16,
+            'The objects "dbo.ErrOrders" and "dbo.ErrOrders" in the FROM clause have the same exposed names. '
+            "Use correlation names to distinguish them.",
+        ),
+        (
+            "SELECT id FROM dbo.ErrOrders GROUP BY doc",
+            8120, 16,
+            "Column 'id' is invalid in the select list because it is not contained in either an aggregate "
+            "function or the GROUP BY clause.",
+        ),
+        (
+            "SELECT (SELECT id FROM (SELECT 1 AS id UNION ALL SELECT 2) AS two)",
+            512, 16,
+            "Subquery returned more than 1 value. This is not permitted when the subquery follows "
+            "=, !=, <, <= , >, >= or when the subquery is used as an expression.",
+        ),
+        (
+            "SELECT id FROM dbo.ErrOrders UNION SELECT id, doc FROM dbo.ErrOrders",
+            205, 16,
+            "All queries combined using a UNION, INTERSECT or EXCEPT operator must have an equal number "
+            "of expressions in their target lists.",
+        ),
+        (
+            "SELECT id FROM dbo.ErrOrders WHERE count(*) > 1",
+            147, 15,
+            "An aggregate may not appear in the WHERE clause unless it is in a subquery contained in a "
+            "HAVING clause or a select list, and the column being aggregated is an outer reference.",
+        ),
+        ("SET @x = 1", 137, 15, 'Must declare the scalar variable "@x".'),
+        (
+            "TRUNCATE TABLE dbo.NoSuchTable",
+            4701, 16,
+            'Cannot find the object "dbo.NoSuchTable" because it does not exist or you do not have permissions.',
+        ),
         ("SELECT nosuch FROM dbo.ErrOrders", 207, 16, "Invalid column name 'nosuch'."),
         ("SELECT nosuchfn(1)", 195, 15, "'nosuchfn' is not a recognized built-in function name."),
         ("SELECT * FROM dbo.NoSuchTable", 208, 16, "Invalid object name 'dbo.NoSuchTable'."),
