@@ -26,7 +26,7 @@ log = logging.getLogger("table_sync")
 
 # A run ends inside its five-minute slot, so the task timeouts together stay within it: a hung
 # task fails on its own timeout, with its own log, before the run's timeout kills everything.
-# (1M rows extract in about 40 s; see docs/benchmarks.md.)
+# (A whole sync of 1M rows takes about 40 s; see docs/benchmarks.md.)
 RUN_TIMEOUT = dt.timedelta(minutes=5)
 EXTRACT_TIMEOUT = dt.timedelta(minutes=2)
 VALIDATE_TIMEOUT = dt.timedelta(minutes=1)

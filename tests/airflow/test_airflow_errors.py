@@ -6,7 +6,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from include.sync_dag import airflow_errors
-from include.table_sync.errors import SourceQueryError, SourceUnavailableError
+from include.table_sync.errors import SourceQueryError, SourceUnavailableError, SyncError
 
 
 def test_transient_error_is_retried_without_the_driver_chain():
@@ -26,3 +26,10 @@ def test_unexpected_bug_fails_with_its_cause():
     with pytest.raises(AirflowFailException) as caught, airflow_errors():
         {}["missing"]
     assert isinstance(caught.value.__cause__, KeyError)
+
+
+def test_a_bug_the_engine_wrapped_keeps_its_cause():
+    bug = ZeroDivisionError("division by zero")
+    with pytest.raises(AirflowFailException) as caught, airflow_errors():
+        raise SyncError("ZeroDivisionError while reading the source: division by zero") from bug
+    assert caught.value.__cause__ is bug
