@@ -73,7 +73,10 @@ def render_deviation() -> str | None:
     if not wanted:
         return None
     if wanted not in RENDER_DEVIATIONS:
-        raise ValueError(f"{RENDER_DEVIATION_ENV}={wanted!r}: expected one of {', '.join(RENDER_DEVIATIONS)}")
+        raise SqlServerError(
+            50000,
+            f"The emulator was started with {RENDER_DEVIATION_ENV}={wanted!r}; expected one of {', '.join(RENDER_DEVIATIONS)}.",
+        )
     return wanted
 
 
@@ -249,6 +252,7 @@ class Translator:
     """Rewrites one parsed T-SQL statement for DuckDB in a session's context."""
 
     def __init__(self, catalog: Catalog, context: Context):
+        render_deviation()  # a misspelt deviation fails every statement, not just the one it names
         self.catalog = catalog
         self.context = context
         self.cacheable = True
@@ -1242,6 +1246,8 @@ def _datalength(
 
     https://learn.microsoft.com/en-us/sql/t-sql/functions/datalength-transact-sql
     """
+    if isinstance(value, exp.Null):
+        return exp.Null()
     kind = source.sql_type if source else None
     size: exp.Expression | None = None
     if kind in _FIXED_SIZES:

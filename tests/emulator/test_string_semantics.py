@@ -130,3 +130,12 @@ def test_render_deviation_changes_exactly_one_rendering(deviation):
             for other, (other_query, other_documented, _) in DEVIATIONS.items():
                 if other != deviation:
                     assert _one(conn, other_query) == other_documented
+
+
+def test_unknown_render_deviation_fails_every_statement_naming_the_valid_ones():
+    with MssqlEmulator(user="demo", password="demo-password", render_deviation="no-such-deviation") as emulator:
+        with pymssql.connect(**emulator.connect_kwargs(login_timeout=10, timeout=30)) as conn:
+            with pytest.raises(pymssql.Error) as caught, conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+    assert caught.value.args[0] == 50000
+    assert b"float-style3-15-digits" in caught.value.args[1]
