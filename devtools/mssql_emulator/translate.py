@@ -696,6 +696,12 @@ class Translator:
     def _note_collations(self, tree: exp.Expression) -> None:
         """Before rewriting: the collation each collation-sensitive node compares under."""
         for node in list(tree.walk()):
+            if (
+                isinstance(node, exp.EQ)
+                and isinstance(node.parent, exp.Update)
+                and node.arg_key == "expressions"
+            ):
+                continue  # UPDATE ... SET column = value assigns; it compares nothing
             if isinstance(node, _COMPARISONS):
                 sides = [node.this, node.expression]
             elif isinstance(node, exp.Between):

@@ -281,3 +281,16 @@ def test_binary_line_expression_keeps_every_character(conn, table):
     for (line,), value in zip(lines, values, strict=True):
         quoted = '"' + value.replace('"', '""') + '"'
         assert line == ",".join([quoted] * 4)
+
+
+def test_update_and_delete_compare_under_the_column_collation(conn, table):
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE dbo.{table} (id int PRIMARY KEY, ci nvarchar(10), bin nvarchar(10) COLLATE Latin1_General_100_BIN2)"
+        )
+        cursor.execute(f"INSERT INTO dbo.{table} VALUES (1, N'Abc', N'Abc'), (2, N'abc  ', N'abc')")
+        cursor.execute(f"UPDATE dbo.{table} SET ci = N'set' WHERE ci = N'ABC'")
+        assert cursor.rowcount == 2  # case-insensitive, trailing spaces ignored
+        cursor.execute(f"DELETE FROM dbo.{table} WHERE bin = N'abc'")
+        assert cursor.rowcount == 1  # binary: only the lower-case row
+    assert _rows(conn, f"SELECT id, ci, bin FROM dbo.{table}") == [(1, "set", "Abc")]

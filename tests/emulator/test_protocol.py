@@ -329,7 +329,7 @@ TYPED_COLUMNS = [
     ("c_nchar", "nchar(5)", "N'ab'", "ab   "),
     ("c_varchar", "varchar(10)", "'Müller'", "Müller"),
     ("c_char", "char(4)", "'ab'", "ab  "),
-    ("c_nvarchar_max", "nvarchar(max)", "REPLICATE(N'ö🚀', 3000)", "ö🚀" * 3000),
+    ("c_nvarchar_max", "nvarchar(max)", "REPLICATE(CAST(N'ö🚀' AS nvarchar(max)), 3000)", "ö🚀" * 3000),
     ("c_varbinary", "varbinary(8)", "0x00FF10", b"\x00\xff\x10"),
     ("c_int", "int", "-2147483648", -2147483648),
     ("c_bigint", "bigint", "9223372036854775807", 9223372036854775807),
