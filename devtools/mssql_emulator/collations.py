@@ -44,9 +44,14 @@ What is approximated (Windows sort weights are out of reach):
 - _BIN and _BIN2 both compare code points (UTF-8 order). _BIN's first-character rule and
   BIN2's UTF-16 code-unit order for characters above U+FFFF are not modelled. Trailing
   spaces are still ignored in comparisons, as SQL Server does for every collation.
-- GROUP BY and DISTINCT group with DuckDB's ``nocase``/``noaccent`` collations, so they
-  follow case and accent sensitivity but not width, kana or trailing spaces.
-- The code page only matters for ``COLLATIONPROPERTY``: varchar text is stored as Unicode.
+- GROUP BY and DISTINCT group with DuckDB's ``nocase``/``noaccent`` collations (declared on
+  each stored column, or by a COLLATE clause), so they follow case and accent sensitivity but
+  not width, kana or trailing spaces. UNION's collation check is not made.
+- An operand the translator cannot type (a column of a VALUES list, say) is compared by
+  DuckDB's default ``nocase`` collation; the operands of REPLACE, CHARINDEX, PATINDEX, LIKE
+  and LEN are taken as text of the database's collation.
+- The code page only matters for ``COLLATIONPROPERTY`` and varchar's ``DATALENGTH``: varchar
+  text is stored as Unicode.
 - A collation name is known when it is in ``_KNOWN_PREFIXES`` (a subset of
   ``sys.fn_helpcollations()``) with a valid option suffix, or is one of the SQL collations
   listed in ``_SQL_COLLATIONS``.

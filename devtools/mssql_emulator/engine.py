@@ -8,8 +8,9 @@ engine lock, because the catalog next to DuckDB must change together with it.
 Transactions (BEGIN TRAN/COMMIT/ROLLBACK) are accepted and counted in @@TRANCOUNT, but every
 statement commits on its own: ROLLBACK does not undo earlier writes.
 
-Text compares case-insensitively (DuckDB collation ``nocase``), like SQL Server's default
-collation; trailing spaces, which SQL Server ignores in comparisons, are significant here.
+Text compares under its collation (``collations.py``): the translator rewrites comparisons,
+ORDER BY and string functions, each stored column declares the nearest DuckDB collation, and
+DuckDB's default ``nocase`` covers what neither reaches.
 nchar/char values are stored unpadded and padded to their declared width on the way out.
 The engine keeps its per-connection state in ``session.options["__engine_state__"]``.
 """
