@@ -114,6 +114,11 @@ def unsupported_statement(text: str) -> SqlServerError | None:
             else first
         )
         return unsupported(f"The {named.strip()} statement")
+    # sqlglot drops these clauses with a warning; the rows would come back as a plain table.
+    outside_strings = re.sub(r"'(?:[^']|'')*'", "''", text)
+    clause = re.search(r"\bFOR\s+(XML|JSON|BROWSE)\b", outside_strings, re.I)
+    if clause:
+        return unsupported(f"The FOR {clause.group(1).upper()} clause")
     return None
 
 

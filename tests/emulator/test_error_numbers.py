@@ -159,6 +159,18 @@ def test_a_statement_the_emulator_does_not_run_is_named(engine, session, sql, na
     assert error.message == f"The {named} statement is not supported by the emulator."
 
 
+@pytest.mark.parametrize("clause", ["XML", "JSON"])
+def test_a_for_xml_or_json_query_is_refused_not_answered_as_a_table(engine, session, clause):
+    error = error_of(engine, session, f"SELECT id, doc FROM dbo.ErrOrders FOR {clause} PATH")
+    assert (error.number, error.message) == (
+        40517,
+        f"The FOR {clause} clause is not supported by the emulator.",
+    )
+    assert (
+        error_of(engine, session, "SELECT 'for xml path' AS words, nosuch FROM dbo.ErrOrders").number == 207
+    )
+
+
 def test_a_system_procedure_the_emulator_lacks_is_named(engine, session):
     error = error_of(engine, session, "EXEC sp_help 'dbo.ErrOrders'")
     assert (error.number, error.message) == (
