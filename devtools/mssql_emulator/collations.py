@@ -46,7 +46,7 @@ What is approximated (Windows sort weights are out of reach):
   spaces are still ignored in comparisons, as SQL Server does for every collation.
 - GROUP BY and DISTINCT group with DuckDB's ``nocase``/``noaccent`` collations (declared on
   each stored column, or by a COLLATE clause), so they follow case and accent sensitivity but
-  not width, kana or trailing spaces. UNION's collation check is not made.
+  not width, kana or trailing spaces; UNION checks collations but de-duplicates the same way.
 - An operand the translator cannot type (a column of a VALUES list, say) is compared by
   DuckDB's default ``nocase`` collation; the operands of REPLACE, CHARINDEX, PATINDEX, LIKE
   and LEN are taken as text of the database's collation.

@@ -107,6 +107,7 @@ _OWN_FUNCTIONS = {
     "COLLATIONPROPERTY",
     "PATINDEX",
     "NCHAR",
+    "STR",
     "ISDATE",
     "QUOTENAME",
     "CHOOSE",
@@ -501,6 +502,8 @@ class Translator:
                 return Column("", "int")
             if name == "NCHAR":
                 return Column("", "nchar", length=1)
+            if name == "STR":
+                return Column("", "varchar", length=10)
             if name == "QUOTENAME":
                 return Column("", "nvarchar", length=258)
             if name == "DATABASEPROPERTYEX":
@@ -617,6 +620,13 @@ class Translator:
             return self._rewrite_cast(node)
         if isinstance(node, exp.Repeat):
             return _replicate(node)
+        if isinstance(node, exp.Ascii):
+            # ASCII converts a non-string argument to text first (ASCII page, "ASCII(1)" is 49).
+            return exp.Ascii(this=exp.cast(node.this, "VARCHAR"))
+        if isinstance(node, exp.Round) and node.args.get("truncate") is not None:
+            return _round_toward_zero(node)
+        if isinstance(node, (exp.If, exp.Case)):
+            _check_not_all_null(node)
         if isinstance(node, exp.Concat):
             result = node.meta.get("sql_type")
             if result is not None and result.length != -1:
@@ -702,6 +712,9 @@ class Translator:
                 and node.arg_key == "expressions"
             ):
                 continue  # UPDATE ... SET column = value assigns; it compares nothing
+            if isinstance(node, exp.Union) and node.args.get("distinct"):
+                self._check_union(node)
+                continue
             if isinstance(node, _COMPARISONS):
                 sides = [node.this, node.expression]
             elif isinstance(node, exp.Between):
@@ -751,6 +764,18 @@ class Translator:
             for label in labels:
                 result = collations.combine(result, label, operation)
             node.meta["collation"] = collations.lookup(result.name)
+
+    def _check_union(self, union: exp.Union) -> None:
+        """UNION (not UNION ALL) is collation sensitive, column by column (precedence page)."""
+        left, right = union.left, union.expression
+        if not (isinstance(left, exp.Select) and isinstance(right, exp.Select)):
+            return
+        for mine, theirs in zip(left.expressions, right.expressions, strict=False):
+            labels = [
+                self.label(p.this if isinstance(p, exp.Alias) else p, self._sources(select))
+                for p, select in ((mine, left), (theirs, right))
+            ]
+            collations.combine(labels[0], labels[1], "UNION")
 
     def _rewrite_collated(self, node: exp.Expression) -> exp.Expression | None:
         """A collation-sensitive node compared the way its collation compares, or None."""
@@ -876,6 +901,8 @@ class Translator:
                 ],
                 default=exp.Literal.number(0),
             )
+        if name == "STR" and args and all(_constant(a) is not None for a in args[1:]):
+            return _str(args[0], *(int(_constant(a)) for a in args[1:]))
         if name == "NCHAR" and len(args) == 1:
             return exp.func("chr", exp.cast(args[0], "INTEGER"))
         if name == "QUOTENAME" and args:
@@ -1211,6 +1238,44 @@ def _call(name: str, *args: exp.Expression) -> exp.Expression:
     """A DuckDB function call sqlglot passes through as written (it reads a 4th argument of
     regexp_replace as a position)."""
     return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _str(value: exp.Expression, length: int = 10, decimals: int = 0) -> exp.Expression:
+    """STR(float, length, decimal): right-aligned in ``length``; ``length`` asterisks when the
+    number does not fit (https://learn.microsoft.com/en-us/sql/t-sql/functions/str-transact-sql).
+    """
+    decimals = max(0, min(decimals, 16))
+    text = exp.func("printf", exp.Literal.string(f"%.{decimals}f"), exp.cast(value, "DOUBLE"))
+    too_long = exp.GT(this=exp.Length(this=text.copy()), expression=exp.Literal.number(length))
+    stars = exp.Literal.string("*" * length)
+    padded = exp.func("lpad", text, exp.Literal.number(length), exp.Literal.string(" "))
+    return exp.Case(ifs=[exp.If(this=too_long, true=stars)], default=padded)
+
+
+def _check_not_all_null(node: exp.Expression) -> None:
+    """IIF/CASE whose every result is the NULL constant: error 8133 (IIF page, example B)."""
+    if isinstance(node, exp.If):
+        results = [node.args.get("true"), node.args.get("false")]
+    else:
+        results = [i.args.get("true") for i in node.args.get("ifs") or []] + [node.args.get("default")]
+    if all(r is None or isinstance(r, exp.Null) for r in results):
+        raise SqlServerError(
+            8133,
+            "At least one of the result expressions in a CASE specification must be an expression "
+            "other than the NULL constant.",
+        )
+
+
+def _round_toward_zero(node: exp.Round) -> exp.Expression:
+    """ROUND(x, n, f) with f other than 0 truncates instead of rounding (ROUND page)."""
+    function = node.args["truncate"]
+    if isinstance(function, exp.Literal) and function.name in ("0", "0.0"):
+        node.set("truncate", None)
+        return node
+    decimals = node.args.get("decimals") or exp.Literal.number(0)
+    scale = exp.func("pow", exp.Literal.number(10), decimals)
+    kept = exp.func("trunc", exp.Mul(this=node.this, expression=scale.copy()))
+    return exp.Div(this=kept, expression=scale)
 
 
 def _replicate(node: exp.Repeat) -> exp.Expression:

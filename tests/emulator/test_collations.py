@@ -294,3 +294,16 @@ def test_update_and_delete_compare_under_the_column_collation(conn, table):
         cursor.execute(f"DELETE FROM dbo.{table} WHERE bin = N'abc'")
         assert cursor.rowcount == 1  # binary: only the lower-case row
     assert _rows(conn, f"SELECT id, ci, bin FROM dbo.{table}") == [(1, "set", "Abc")]
+
+
+def test_union_checks_collations_and_union_all_does_not(conn, table):
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE dbo.{table} (g nvarchar(5) COLLATE Greek_CI_AS, l nvarchar(5) COLLATE Latin1_General_CS_AS)"
+        )
+        cursor.execute(f"INSERT INTO dbo.{table} VALUES (N'a', N'b')")
+    assert _error_number(conn, f"SELECT g FROM dbo.{table} UNION SELECT l FROM dbo.{table}") == 468
+    assert sorted(_rows(conn, f"SELECT g FROM dbo.{table} UNION ALL SELECT l FROM dbo.{table}")) == [
+        ("a",),
+        ("b",),
+    ]
