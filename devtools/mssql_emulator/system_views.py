@@ -124,9 +124,7 @@ SYS_DEFAULT_CONSTRAINTS = [
 # seed_value, increment_value and last_value are sql_variant there (of the column's type); the
 # emulator has no sql_variant and sends them as the bigint they hold.
 SYS_IDENTITY_COLUMNS = [
-    Column("object_id", "int", nullable=False),
-    Column("name", "nvarchar", length=128),
-    Column("column_id", "int", nullable=False),
+    *SYS_COLUMNS[:3],  # object_id, name, column_id: these views extend sys.columns
     Column("is_identity", "bit", nullable=False),
     Column("seed_value", "bigint"),
     Column("increment_value", "bigint"),
@@ -135,9 +133,7 @@ SYS_IDENTITY_COLUMNS = [
 ]
 # https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-computed-columns-transact-sql
 SYS_COMPUTED_COLUMNS = [
-    Column("object_id", "int", nullable=False),
-    Column("name", "nvarchar", length=128),
-    Column("column_id", "int", nullable=False),
+    *SYS_COLUMNS[:3],
     Column("is_computed", "bit", nullable=False),
     Column("definition", "nvarchar", length=-1),
     Column("uses_database_collation", "bit", nullable=False),

@@ -12,6 +12,8 @@ import pytest
 
 from devtools.mssql_emulator.engine import Engine
 from devtools.mssql_emulator.results import ResultSet, Session, SqlServerError
+from tests.emulator.test_catalog_views import one, rows
+from tests.emulator.test_engine import run
 
 ORDERS = """
 CREATE TABLE dbo.MetaOrders (
@@ -42,22 +44,7 @@ def session():
 
 
 def results(engine, session, sql: str) -> list[ResultSet]:
-    found = []
-    for outcome in engine.execute_batch(session, sql):
-        if isinstance(outcome, ResultSet):
-            outcome.rows = list(outcome.rows)
-            found.append(outcome)
-    return found
-
-
-def rows(engine, session, sql: str) -> list[tuple]:
-    (result,) = results(engine, session, sql)
-    return result.rows
-
-
-def one(engine, session, sql: str):
-    ((value,),) = rows(engine, session, sql)
-    return value
+    return [o for o in run(engine, session, sql) if isinstance(o, ResultSet)]
 
 
 # ---- SET FMTONLY ----

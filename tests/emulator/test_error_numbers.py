@@ -12,7 +12,8 @@ import pymssql
 import pytest
 
 from devtools.mssql_emulator.engine import Engine
-from devtools.mssql_emulator.results import Session, SqlServerError
+from devtools.mssql_emulator.results import Session
+from tests.emulator.test_engine import error_of
 
 SETUP = "CREATE TABLE dbo.ErrOrders (id int NOT NULL, doc nvarchar(10) NULL, CONSTRAINT PK_ErrOrders PRIMARY KEY (id))"
 # Words that only DuckDB, sqlglot or Python would write.
@@ -33,13 +34,6 @@ def engine():
 @pytest.fixture
 def session():
     return Session(user="demo", database="ProcessStatus", spid=62)
-
-
-def error_of(engine, session, sql: str) -> SqlServerError:
-    with pytest.raises(SqlServerError) as caught:
-        for outcome in engine.execute_batch(session, sql):
-            list(getattr(outcome, "rows", ()))
-    return caught.value
 
 
 @pytest.mark.parametrize(
