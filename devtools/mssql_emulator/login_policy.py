@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from devtools.mssql_emulator import packets
+from devtools.mssql_emulator import client_messages
 from devtools.mssql_emulator.results import SqlServerError
 from devtools.mssql_emulator.tokens import TDS72, TDS74
 
@@ -45,20 +45,20 @@ def choose_encryption(client_value: int, *, force: bool) -> EncryptionChoice:
     so it is ignored.
     """
     value = client_value & 0x0F
-    if value == packets.ENCRYPT_NOT_SUP:
+    if value == client_messages.ENCRYPT_NOT_SUP:
         if force:
-            return EncryptionChoice(packets.ENCRYPT_REQ, Encryption.NONE, refuse=True)
-        return EncryptionChoice(packets.ENCRYPT_NOT_SUP, Encryption.NONE)
-    if value == packets.ENCRYPT_OFF and not force:
-        return EncryptionChoice(packets.ENCRYPT_OFF, Encryption.LOGIN_ONLY)
-    if value == packets.ENCRYPT_OFF:
-        return EncryptionChoice(packets.ENCRYPT_REQ, Encryption.FULL)
-    return EncryptionChoice(packets.ENCRYPT_ON, Encryption.FULL)
+            return EncryptionChoice(client_messages.ENCRYPT_REQ, Encryption.NONE, refuse=True)
+        return EncryptionChoice(client_messages.ENCRYPT_NOT_SUP, Encryption.NONE)
+    if value == client_messages.ENCRYPT_OFF and not force:
+        return EncryptionChoice(client_messages.ENCRYPT_OFF, Encryption.LOGIN_ONLY)
+    if value == client_messages.ENCRYPT_OFF:
+        return EncryptionChoice(client_messages.ENCRYPT_REQ, Encryption.FULL)
+    return EncryptionChoice(client_messages.ENCRYPT_ON, Encryption.FULL)
 
 
 def strict_prelogin_answer() -> int:
     """The ENCRYPTION answer inside a TDS 8.0 session: TLS is already up, nothing to negotiate."""
-    return packets.ENCRYPT_NOT_SUP
+    return client_messages.ENCRYPT_NOT_SUP
 
 
 TDS80 = 0x08000000  # LOGIN7 TDSVersion of TDS 8.0 ([MS-TDS] 2.2.6.4), sent inside strict TLS
@@ -87,7 +87,7 @@ def version_refusal(tds_version: int) -> SqlServerError | None:
 
 
 def login_failures(
-    login: packets.Login7, *, user: str, password: str, database: str, database_exists
+    login: client_messages.Login7, *, user: str, password: str, database: str, database_exists
 ) -> list[SqlServerError]:
     """SQL Server's errors for a refused login (empty when the login succeeds).
 

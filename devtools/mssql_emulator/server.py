@@ -18,7 +18,15 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 
-from devtools.mssql_emulator import dm_exec_connections, login_policy, packets, sp_executesql, tls, tokens
+from devtools.mssql_emulator import (
+    client_messages,
+    dm_exec_connections,
+    login_policy,
+    packets,
+    sp_executesql,
+    tls,
+    tokens,
+)
 from devtools.mssql_emulator import faults as fault_commands
 from devtools.mssql_emulator.faults import FaultRegistry, ResultFaults
 from devtools.mssql_emulator.login_policy import Encryption
@@ -230,16 +238,18 @@ class ClientConnection:
         message = self.reader.read_message()
         login_only = False
         if message.type == packets.PKT_PRELOGIN:
-            options = packets.parse_prelogin(message.payload)
+            options = client_messages.parse_prelogin(message.payload)
             log.debug("spid %d: PRELOGIN options %s", self.spid, {k: v.hex() for k, v in options.items()})
-            client_value = (options.get(packets.PL_ENCRYPTION) or bytes([packets.ENCRYPT_NOT_SUP]))[0]
+            client_value = (
+                options.get(client_messages.PL_ENCRYPTION) or bytes([client_messages.ENCRYPT_NOT_SUP])
+            )[0]
             if self.encryption is Encryption.STRICT:
                 choice = login_policy.EncryptionChoice(
                     login_policy.strict_prelogin_answer(), Encryption.STRICT
                 )
             else:
                 choice = login_policy.choose_encryption(client_value, force=server.force_encryption)
-            self.writer.write(packets.build_prelogin_response(PRODUCT_VERSION, choice.answer))
+            self.writer.write(tokens.prelogin_response(PRODUCT_VERSION, choice.answer))
             self.writer.end_message()
             if choice.refuse:
                 log.info(
@@ -273,7 +283,7 @@ class ClientConnection:
             # Only the LOGIN7 packet travels in TLS; the client drops TLS once it has sent it
             # ([MS-TDS] 2.2.6.5: "Encrypt login packet only").
             self._use_stream(self.sock)
-        login = packets.parse_login7(message.payload)
+        login = client_messages.parse_login7(message.payload)
         log.info("spid %d: %r (encryption: %s)", self.spid, login, self.encryption.value)
         login.tds_version = login_policy.token_stream_version(login.tds_version, self.encryption)
         refusal = login_policy.version_refusal(login.tds_version)
@@ -353,14 +363,14 @@ class ClientConnection:
 
     def _handle(self, message: Message) -> None:
         if message.type == packets.PKT_SQL_BATCH:
-            sql = packets.parse_sql_batch(message.payload, self.tds_version)
+            sql = client_messages.parse_sql_batch(message.payload, self.tds_version)
             log.debug("spid %d: batch %r", self.spid, sql[:500])
             self._run_batch(sql)
         elif message.type == packets.PKT_RPC:
-            self._run_rpc(packets.parse_rpc_request(message.payload, self.tds_version))
+            self._run_rpc(client_messages.parse_rpc_request(message.payload, self.tds_version))
         elif message.type == packets.PKT_TRANSACTION_MANAGER:
             self._run_transaction_request(
-                packets.parse_transaction_request(message.payload, self.tds_version)
+                client_messages.parse_transaction_request(message.payload, self.tds_version)
             )
         else:
             raise ProtocolError(f"unsupported request packet type {message.type:#x}")
@@ -413,7 +423,7 @@ class ClientConnection:
             raise ClientGone()
 
     # -- 2.2.6.6 RPC --
-    def _run_rpc(self, rpc: packets.RpcRequest) -> None:
+    def _run_rpc(self, rpc: client_messages.RpcRequest) -> None:
         name = rpc.proc_name.lower()
         log.debug(
             "spid %d: RPC %s (%d parameters)",
@@ -450,11 +460,11 @@ class ClientConnection:
         self._stream_outcomes(lambda: self.server.engine.execute_batch(self.session, sql), in_proc=True)
 
     # -- 2.2.6.9 transaction manager requests (python-tds begin/commit/rollback) --
-    def _run_transaction_request(self, request: packets.TransactionRequest) -> None:
+    def _run_transaction_request(self, request: client_messages.TransactionRequest) -> None:
         statements = {
-            packets.TM_BEGIN_XACT: "BEGIN TRANSACTION",
-            packets.TM_COMMIT_XACT: "COMMIT TRANSACTION",
-            packets.TM_ROLLBACK_XACT: "ROLLBACK TRANSACTION",
+            client_messages.TM_BEGIN_XACT: "BEGIN TRANSACTION",
+            client_messages.TM_COMMIT_XACT: "COMMIT TRANSACTION",
+            client_messages.TM_ROLLBACK_XACT: "ROLLBACK TRANSACTION",
         }
         sql = statements.get(request.request_type)
         if sql is None:
@@ -476,12 +486,12 @@ class ClientConnection:
             self._send_error_response(err)
             return
         w = self.writer.write
-        if request.request_type == packets.TM_BEGIN_XACT:
+        if request.request_type == client_messages.TM_BEGIN_XACT:
             self._begin_transaction()
         else:
             kind = (
                 tokens.ENV_COMMIT_TRAN
-                if request.request_type == packets.TM_COMMIT_XACT
+                if request.request_type == client_messages.TM_COMMIT_XACT
                 else tokens.ENV_ROLLBACK_TRAN
             )
             w(tokens.envchange_transaction(kind, self.transaction or b"\x00" * 8))

@@ -11,7 +11,7 @@ import math
 import re
 import uuid
 
-from devtools.mssql_emulator import packets
+from devtools.mssql_emulator import client_messages
 from devtools.mssql_emulator.results import SqlServerError
 
 _SQL_TOKENS = re.compile(
@@ -23,7 +23,7 @@ _DECLARATION = re.compile(
 )
 
 
-def bind_parameters(parameters: list[packets.RpcParameter]) -> str:
+def bind_parameters(parameters: list[client_messages.RpcParameter]) -> str:
     """sp_executesql @stmt, @params, @p1 = v1...: the statement with typed literals for parameters.
 
     The engine takes plain T-SQL text, so each parameter reference (outside strings, comments and

@@ -1,6 +1,7 @@
-"""MS-TDS response tokens (server -> client) and the per-column value encoders.
+"""What the server sends in TABULAR_RESULT packets: the PRELOGIN answer, response tokens and the
+per-column value encoders.
 
-Each builder returns the bytes of one token. Column encoding is compiled once per result set:
+Each token builder returns the bytes of one token. Column encoding is compiled once per result set:
 ``compile_columns`` turns the declared ``Column`` types into a COLMETADATA token and a list of
 encoder functions, so encoding a row never dispatches on type per value.
 Section numbers refer to [MS-TDS] 7.4.
@@ -15,6 +16,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from devtools.mssql_emulator.client_messages import (
+    PL_ENCRYPTION,
+    PL_INSTOPT,
+    PL_MARS,
+    PL_TERMINATOR,
+    PL_THREADID,
+    PL_VERSION,
+)
 from devtools.mssql_emulator.results import Column, DateTime2, SqlServerError, Time7
 
 TDS72 = 0x72090002
@@ -24,6 +33,27 @@ TDS74 = 0x74000004
 # Collation SQL_Latin1_General_CP1_CI_AS (2.2.5.1.2): LCID 0x0409 + flags (CI, AI-off, KI, WI)
 # in 4 bytes, then SortId 52.
 COLLATION = bytes.fromhex("0904d00034")
+
+
+# --- 2.2.6.5 PRELOGIN: the server's answer -------------------------------------------------------
+def prelogin_response(version: tuple[int, int, int], encryption: int) -> bytes:
+    """The server's PRELOGIN answer: version, encryption, instance ok, no thread id, no MARS."""
+    major, minor, build = version
+    options = [
+        (PL_VERSION, struct.pack(">BBHH", major, minor, build, 0)),
+        (PL_ENCRYPTION, bytes([encryption])),
+        (PL_INSTOPT, b"\x00"),  # 0 = the instance name the client sent matches
+        (PL_THREADID, b""),
+        (PL_MARS, b"\x00"),  # MARS not offered: one request at a time per connection
+    ]
+    offset = len(options) * 5 + 1
+    head, data = bytearray(), bytearray()
+    for token, value in options:
+        head += struct.pack(">BHH", token, offset + len(data), len(value))
+        data += value
+    head.append(PL_TERMINATOR)
+    return bytes(head + data)
+
 
 # --- 2.2.7.8 ENVCHANGE --------------------------------------------------------------------------
 TOKEN_ENVCHANGE = 0xE3

@@ -23,7 +23,7 @@ import pymssql
 import pytds
 import pytest
 
-from devtools.mssql_emulator import EmulatorStartError, MssqlEmulator, packets, tokens
+from devtools.mssql_emulator import EmulatorStartError, MssqlEmulator, client_messages, packets, tokens
 from devtools.mssql_emulator.results import Column, DateTime2, Time7
 from tests.emulator import raw_tds
 from tests.emulator.login_errors import pymssql_login_error
@@ -40,7 +40,7 @@ def encode(column: Column, value) -> bytes:
 
 def test_login7_password_obfuscation_is_undone():
     password = "pässwörd 🚀 'x'"
-    assert packets.decode_password(raw_tds.obfuscate_password(password)) == password
+    assert client_messages.decode_password(raw_tds.obfuscate_password(password)) == password
 
 
 def test_datetime2_edges_are_exact_on_the_wire():
