@@ -22,7 +22,6 @@ import time
 from typing import Self
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-RENDER_DEVIATION_ENV = "MSSQL_EMULATOR_RENDER_DEVIATION"
 
 
 class EmulatorStartError(RuntimeError):
@@ -57,7 +56,7 @@ class MssqlEmulator:
         self.tls_cert = tls_cert
         self.tls_key = tls_key
         self.force_encryption = force_encryption
-        # Passed on as MSSQL_EMULATOR_RENDER_DEVIATION; the engine decides what it means.
+        # Passed on in translate.RENDER_DEVIATION_ENV; translate decides what it means.
         self.render_deviation = render_deviation
         self._process: subprocess.Popen | None = None
         self._stderr = None
@@ -94,6 +93,8 @@ class MssqlEmulator:
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         )
         if self.render_deviation is not None:
+            from devtools.mssql_emulator.translate import RENDER_DEVIATION_ENV
+
             env[RENDER_DEVIATION_ENV] = self.render_deviation
         command = [
             sys.executable,
