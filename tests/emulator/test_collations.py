@@ -16,6 +16,10 @@ import itertools
 import pymssql
 import pytest
 
+from devtools.mssql_emulator import translate
+from devtools.mssql_emulator.engine import Engine
+from devtools.mssql_emulator.results import Session
+
 _names = itertools.count(1)
 
 
@@ -307,3 +311,21 @@ def test_union_checks_collations_and_union_all_does_not(conn, table):
         ("a",),
         ("b",),
     ]
+
+
+def test_binary_replace_stays_duckdbs_native_replace():
+    # The sync reads 1M rows through REPLACE: under a binary collation it must cost what DuckDB's
+    # replace() costs, and under the default collation no regular expression or Python UDF.
+    engine = Engine()
+    session = Session("demo", "master", 51)
+    list(engine.execute_batch(session, "CREATE TABLE dbo.r (x nvarchar(20))"))
+
+    def duckdb_sql(select: str) -> str:
+        return engine._translate_query(session, translate.parse(select)[0]).sql.upper()
+
+    binary = duckdb_sql(
+        "SELECT REPLACE(CAST(x AS nvarchar(20)) COLLATE Latin1_General_100_BIN2, N'\"', N'\"\"') FROM dbo.r"
+    )
+    assert binary.count("REPLACE(") == 1 and "REGEXP" not in binary and "MS_COLLATE" not in binary
+    default = duckdb_sql("SELECT REPLACE(x, N'\"', N'\"\"') FROM dbo.r")
+    assert "REGEXP" not in default and "MS_COLLATE" not in default
