@@ -506,6 +506,7 @@ class Engine:
         pk_name = None
         defaults: dict = {}
         identity: list[str] = []
+        seeds: dict[str, tuple[int, int]] = {}
         for item in schema_node.expressions:
             if isinstance(item, exp.ColumnDef):
                 col = translate.datatype_column(item.args["kind"], item.name)
@@ -526,9 +527,17 @@ class Engine:
                         defaults[item.name.lower()] = f"({default.sql('tsql')})"
                         default = translator.rewrite(default)
                         default_sql = sqltypes.normalizer(col, translate.to_duckdb(default))
-                    elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
+                    elif isinstance(
+                        kind, (exp.GeneratedAsIdentityColumnConstraint, exp.AutoIncrementColumnConstraint)
+                    ):
                         identity.append(item.name)
                         nullable = False
+                        # IDENTITY(seed, increment), both 1 when left out
+                        # (https://learn.microsoft.com/en-us/sql/t-sql/statements/create-table-transact-sql-identity-property)
+                        seeds[item.name.lower()] = tuple(
+                            int(kind.args[part].sql("tsql")) if kind.args.get(part) is not None else 1
+                            for part in ("start", "increment")
+                        )
                 columns.append(dataclasses.replace(col, nullable=nullable))
                 column_sql.append((item.name, col, nullable, default_sql))
             elif isinstance(item, exp.Constraint) and any(
@@ -563,7 +572,11 @@ class Engine:
                     piece += f" COLLATE {collations.duckdb_collation(collations.lookup(declared.collation))}"
                 if col_name in identity:
                     sequence = f'"{database}"."{schema}"."__seq_{name}_{col_name}"'
-                    self._ddl.execute(f"CREATE SEQUENCE {sequence}")
+                    start, increment = seeds[col_name.lower()]
+                    self._ddl.execute(
+                        f"CREATE SEQUENCE {sequence} START WITH {start} INCREMENT BY {increment} "
+                        f"MINVALUE {-(2**63)} MAXVALUE {2**63 - 1}"
+                    )
                     piece += f" DEFAULT nextval('{sequence.replace(chr(34), '')}')"
                 elif default_sql:
                     piece += f" DEFAULT ({default_sql})"
@@ -579,6 +592,7 @@ class Engine:
                 table.key_columns = key_columns
             table.defaults = dict(defaults)
             table.defaults["__identity__"] = tuple(i.lower() for i in identity)
+            table.defaults["__identity_seed__"] = seeds
             self._execute(self._ddl, f"CREATE TABLE {table.duck_name} ({', '.join(definitions)})")
             self._register(table)
 

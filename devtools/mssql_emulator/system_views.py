@@ -419,9 +419,9 @@ def object_rows(table: TableDef, schema_id: int, new_object_id: Callable[[], int
             )
         )
         if is_identity:
-            # The emulator numbers every identity column from 1 by 1.
+            seed, increment = table.defaults.get("__identity_seed__", {}).get(col.name.lower(), (1, 1))
             rows["sys_identity_columns"].append(
-                (table.object_id, col.name, column_id, True, 1, 1, None, False)
+                (table.object_id, col.name, column_id, True, seed, increment, None, False)
             )
     if is_view:
         return rows  # a view without an index of its own has no sys.indexes rows

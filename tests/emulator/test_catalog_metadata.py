@@ -17,7 +17,7 @@ from tests.emulator.test_engine import run
 
 ORDERS = """
 CREATE TABLE dbo.MetaOrders (
-    id int IDENTITY(1,1) NOT NULL,
+    id int IDENTITY(100,5) NOT NULL,
     doc nvarchar(10) NOT NULL,
     item nchar(6) NOT NULL,
     status varchar(2) NULL DEFAULT 'A',
@@ -100,7 +100,7 @@ def test_a_column_qualified_by_database_schema_and_table(engine, session):
         session,
         "SELECT ProcessStatus.dbo.MetaOrders.doc, dbo.MetaOrders.item, MetaOrders.id FROM ProcessStatus.dbo.MetaOrders",
     )
-    assert got == [("1", "10    ", 1)]
+    assert got == [("1", "10    ", 100)]
 
 
 # ---- catalog views ----
@@ -147,7 +147,28 @@ def test_sys_identity_columns(engine, session):
     got = rows(
         engine, session, "SELECT name, column_id, seed_value, increment_value FROM sys.identity_columns"
     )
-    assert got == [("id", 1, 1, 1)]
+    assert got == [("id", 1, 100, 5)]
+    assert one(engine, session, "SELECT id FROM dbo.MetaOrders") == 100  # numbering starts at the seed
+
+
+def test_identity_seed_and_increment_number_the_rows(engine, session):
+    list(
+        engine.execute_batch(
+            session,
+            "CREATE TABLE dbo.MetaCounted (down int IDENTITY(10,-5) NOT NULL, v int) "
+            "CREATE TABLE dbo.MetaPlain (up bigint IDENTITY NOT NULL, v int) "
+            "INSERT INTO dbo.MetaCounted (v) VALUES (1), (2) INSERT INTO dbo.MetaPlain (v) VALUES (1), (2)",
+        )
+    )
+    assert rows(engine, session, "SELECT down FROM dbo.MetaCounted ORDER BY v") == [(10,), (5,)]
+    assert rows(engine, session, "SELECT up FROM dbo.MetaPlain ORDER BY v") == [(1,), (2,)]
+    assert rows(
+        engine,
+        session,
+        "SELECT name, seed_value, increment_value FROM sys.identity_columns WHERE name IN ('down', 'up') "
+        "ORDER BY name",
+    ) == [("down", 10, -5), ("up", 1, 1)]
+    list(engine.execute_batch(session, "DROP TABLE dbo.MetaCounted DROP TABLE dbo.MetaPlain"))
 
 
 def test_every_column_type_is_a_row_of_sys_types(engine, session):
