@@ -172,6 +172,9 @@ class Engine:
             yield from self._run_now(session, statement, text)
 
     def _run_now(self, session: Session, statement: exp.Expression, text: str) -> Iterator[Outcome]:
+        refused = errors.unsupported_clause(statement)
+        if refused is not None:
+            raise refused
         if isinstance(statement, (exp.Select, exp.SetOperation)) or (isinstance(statement, exp.Subquery)):
             yield self._query(session, statement)
         elif isinstance(statement, exp.Insert):

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 import duckdb
+from sqlglot import exp
 
 from devtools.mssql_emulator.results import SqlServerError
 
@@ -119,6 +120,23 @@ def unsupported_statement(text: str) -> SqlServerError | None:
     clause = re.search(r"\bFOR\s+(XML|JSON|BROWSE)\b", outside_strings, re.I)
     if clause:
         return unsupported(f"The FOR {clause.group(1).upper()} clause")
+    if re.search(r"\bOUTPUT\s+(?:INSERTED|DELETED)\b", outside_strings, re.I):
+        return unsupported("The OUTPUT clause")  # which sqlglot cannot always parse
+    return None
+
+
+def unsupported_clause(statement: exp.Expression) -> SqlServerError | None:
+    """The 40517 error for a parsed statement with a clause the engine would otherwise drop
+    (SELECT ... INTO, OUTPUT) or misread (UPDATE of a FROM clause's alias), else None."""
+    if isinstance(statement, exp.Select) and statement.args.get("into") is not None:
+        return unsupported("SELECT ... INTO")
+    if isinstance(statement, (exp.Insert, exp.Update, exp.Delete)) and statement.args.get("returning"):
+        return unsupported("The OUTPUT clause")
+    if isinstance(statement, exp.Update) and statement.args.get("from_") is not None:
+        target = statement.this.name.lower() if isinstance(statement.this, exp.Table) else ""
+        sources = [statement.args["from_"].this, *(j.this for j in statement.args.get("joins") or [])]
+        if any(source.alias.lower() == target for source in sources if source.alias):
+            return unsupported("UPDATE of an alias from its FROM clause")
     return None
 
 

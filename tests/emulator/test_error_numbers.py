@@ -165,6 +165,24 @@ def test_a_for_xml_or_json_query_is_refused_not_answered_as_a_table(engine, sess
     )
 
 
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("SELECT id INTO dbo.ErrCopy FROM dbo.ErrOrders", "SELECT ... INTO"),
+        ("INSERT INTO dbo.ErrOrders (id) OUTPUT inserted.id VALUES (7)", "The OUTPUT clause"),
+        ("DELETE FROM dbo.ErrOrders OUTPUT deleted.id WHERE id = 7", "The OUTPUT clause"),
+        (
+            "UPDATE o SET doc = N'x' FROM dbo.ErrOrders o JOIN dbo.ErrOrders p ON p.id = o.id",
+            "UPDATE of an alias from its FROM clause",
+        ),
+    ],
+)
+def test_a_clause_the_engine_would_drop_is_refused(engine, session, sql, named):
+    error = error_of(engine, session, sql)
+    assert (error.number, error.message) == (40517, f"{named} is not supported by the emulator.")
+    assert error_of(engine, session, "SELECT * FROM dbo.ErrCopy").number == 208  # nothing was created
+
+
 def test_a_system_procedure_the_emulator_lacks_is_named(engine, session):
     error = error_of(engine, session, "EXEC sp_help 'dbo.ErrOrders'")
     assert (error.number, error.message) == (
