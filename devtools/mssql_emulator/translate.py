@@ -753,6 +753,10 @@ class Translator:
                 node.meta["unicode"] = not all(
                     t is not None and t.sql_type in ("char", "varchar") for t in types
                 )
+            if isinstance(node, (exp.Like, exp.Replace, exp.StrPosition, exp.Anonymous)):
+                sides = [
+                    _as_text(side, self.infer(side, sources)) if side is not None else None for side in sides
+                ]
             labels = [self.label(side, sources) if side is not None else None for side in sides]
             if isinstance(node, (exp.Like, exp.Replace, exp.StrPosition, exp.Anonymous)):
                 # Operands of string functions are text even where this module cannot type them.
@@ -1467,6 +1471,16 @@ def _patindex(node: exp.Anonymous, collation: collations.Collation) -> exp.Expre
 
 def _rpad(text: exp.Expression, length: int) -> exp.Expression:
     return exp.func("rpad", text, exp.Literal.number(length), exp.Literal.string(" "))
+
+
+def _as_text(operand: exp.Expression, typed: Column | None) -> exp.Expression:
+    """A number or date given to LIKE or a string function, converted to text as SQL Server
+    converts it implicitly (CAST to varchar, with that type's default style); else itself."""
+    if typed is None or typed.sql_type in sqltypes.STRING_TYPES:
+        return operand
+    converted = _cast_to(operand.copy(), Column("", "varchar", length=-1))
+    operand.replace(converted)
+    return converted
 
 
 def _cast_to(value: exp.Expression, col: Column) -> exp.Cast:
