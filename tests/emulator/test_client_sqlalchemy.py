@@ -24,7 +24,7 @@ from sqlalchemy.dialects import mssql
 from sqlalchemy.pool import NullPool
 
 from devtools.demo_source.generate import create_source
-from tests.conftest import CONTRACT_DIR, REPO_ROOT
+from tests.conftest import CONTRACT_DIR
 from tests.emulator.test_clients import (
     BAD_LOGIN,
     EVERY_TYPE_QUERY,
@@ -50,11 +50,11 @@ CREATE TABLE dbo.{KEYED} (
 """
 
 
-def make_engine(emulator, password: str | None = None) -> sa.Engine:
+def make_engine(emulator) -> sa.Engine:
     url = sa.URL.create(
         "mssql+pymssql",
         username=emulator.user,
-        password=emulator.password if password is None else password,
+        password=emulator.password,
         host=emulator.host,
         port=emulator.port,
         database=emulator.database,
@@ -157,12 +157,11 @@ def test_reads_every_type_through_sqlalchemy(engine):
 BAD_LOGIN_SCRIPT = """
 import sys
 import sqlalchemy as sa
-from tests.emulator.test_client_sqlalchemy import make_engine
-class Emulator:
-    user, password, host, port, database = sys.argv[1:6]
-    port = int(port)
+user, password, host, port, database = sys.argv[1:6]
+url = sa.URL.create("mssql+pymssql", username=user, password=password, host=host, port=int(port), database=database)
+engine = sa.create_engine(url, connect_args={"tds_version": "7.4", "login_timeout": 10})
 try:
-    make_engine(Emulator, password="not-the-" + "password").connect()
+    engine.connect()
 except sa.exc.OperationalError as error:
     number, message = error.orig.args[0]
     print(number, message.decode().split(".")[0])
@@ -171,9 +170,9 @@ except sa.exc.OperationalError as error:
 
 def test_bad_login_is_18456(emulator):
     result = subprocess.run(
-        [sys.executable, "-c", BAD_LOGIN_SCRIPT, emulator.user, emulator.password, emulator.host,
+        [sys.executable, "-c", BAD_LOGIN_SCRIPT, emulator.user, "not-the-" + "password", emulator.host,
          str(emulator.port), emulator.database],
-        capture_output=True, text=True, timeout=60, cwd=REPO_ROOT, check=False,
+        capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.stdout.strip() == f"{BAD_LOGIN} Login failed for user 'demo'", result.stderr[-2000:]
 
