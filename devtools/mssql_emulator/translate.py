@@ -1112,6 +1112,14 @@ class Translator:
         if t in ("date", "datetime") and style_value == 112:
             parsed = exp.func("strptime", exp.cast(value, "VARCHAR"), exp.Literal.string("%Y%m%d"))
             return exp.cast(parsed, "DATE" if t == "date" else "TIMESTAMP")
+        if t == "datetime" and target.this == exp.DataType.Type.SMALLDATETIME:
+            # "29.998 seconds or less are rounded down to the nearest minute. Values of 29.999
+            # seconds or more are rounded up" (smalldatetime page); 29.998 is already .997 here.
+            shifted = exp.Add(
+                this=exp.func("ms_datetime", value),
+                expression=exp.Interval(this=exp.Literal.string("30001"), unit=exp.var("MILLISECOND")),
+            )
+            return exp.func("date_trunc", exp.Literal.string("minute"), shifted)
         if t in ("date", "datetime"):  # also '20261129'; datetime rounded to 1/300 s
             return exp.func("ms_date" if t == "date" else "ms_datetime", value)
         return exp.Cast(this=value, to=exp.DataType.build(sqltypes.storage_type(col), dialect="duckdb"))
