@@ -889,7 +889,8 @@ def _stream(cursor, result, first: list, convert) -> Iterator[tuple]:
                 chunk = result.fetchmany(FETCH_CHUNK)
             except duckdb.Error as error:
                 raise errors.from_duckdb(error) from None
-            except Exception as error:
-                raise SqlServerError(50000, f"Reading the result failed ({type(error).__name__}).") from None
+            except Exception:
+                log.exception("reading a result failed inside the engine")
+                raise errors.unsupported("Something in this statement's result") from None
     finally:
         cursor.close()
