@@ -1,5 +1,6 @@
 # open-orders-sync: every command bootstraps what it needs from pinned files.
 #   make demo   - venv, emulator + PostgreSQL, 5,000 demo rows, a real sync, summary, teardown
+#   make up     - the same stack plus a real Airflow with its UI, syncing every 5 minutes until Ctrl-C
 #   make test   - the whole suite against real servers (started and stopped by the tests)
 #   make lint   - ruff
 #   make bench  - benchmarks and docs/benchmarks.md
@@ -13,7 +14,7 @@ SYSDEPS_STAMP := .run/.sysdeps-stamp
 PIP_VERSION := 25.3
 UV_VERSION := 0.13.9
 
-.PHONY: venv sysdeps demo test test-fast lint bench bench-quick lock clean
+.PHONY: venv sysdeps demo up test test-fast lint bench bench-quick lock clean
 
 venv: $(STAMP)
 
@@ -33,6 +34,10 @@ $(SYSDEPS_STAMP): devtools/sysdeps.sh
 
 demo: venv sysdeps
 	$(PY) -m devtools.demo
+
+# UP_ARGS passes options through, e.g. make up UP_ARGS="--port 8081" (see --help).
+up: venv sysdeps
+	$(PY) -m devtools.up $(UP_ARGS)
 
 test: venv sysdeps
 	$(PY) -m pytest
