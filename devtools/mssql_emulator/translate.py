@@ -8,6 +8,7 @@ session facts such as DB_NAME() or @@SPID become literals.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -620,6 +621,14 @@ class Translator:
             return self._rewrite_cast(node)
         if isinstance(node, exp.Repeat):
             return _replicate(node)
+        if isinstance(node, exp.Extract):
+            return _datepart(node)
+        if isinstance(node, (exp.DateAdd, exp.DateDiff, exp.TimeToStr, exp.TimeStrToTime)):
+            _normalize_date_literals(node)
+        if isinstance(node, exp.TimeToStr) and _is_call(node.this, "MS_DT2"):
+            # DATENAME's cast to datetime2 became the emulator's datetime2 text; strftime wants
+            # a timestamp.
+            node.set("this", exp.cast(node.this.expressions[0], "TIMESTAMP"))
         if isinstance(node, exp.Ascii):
             # ASCII converts a non-string argument to text first (ASCII page, "ASCII(1)" is 49).
             return exp.Ascii(this=exp.cast(node.this, "VARCHAR"))
@@ -1246,6 +1255,10 @@ def _astral(text: exp.Expression) -> exp.Expression:
     )
 
 
+def _is_call(node: exp.Expression, name: str) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.upper() == name
+
+
 def _call(name: str, *args: exp.Expression) -> exp.Expression:
     """A DuckDB function call sqlglot passes through as written (it reads a 4th argument of
     regexp_replace as a position)."""
@@ -1288,6 +1301,133 @@ def _round_toward_zero(node: exp.Round) -> exp.Expression:
     scale = exp.func("pow", exp.Literal.number(10), decimals)
     kept = exp.func("trunc", exp.Mul(this=node.this, expression=scale.copy()))
     return exp.Div(this=kept, expression=scale)
+
+
+# A T-SQL date/time string literal: ISO 8601 with '-' or unseparated (yyyymmdd), or mdy with
+# '/' (us_english), or a time alone (date 1900-01-01); up to seven fraction digits and an
+# offset. https://learn.microsoft.com/en-us/sql/t-sql/data-types/datetimeoffset-transact-sql
+_TIME_PART = (
+    r"(?:(?:\s+|T)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?\s*(?:([+-])(\d{2}):?(\d{2})|Z)?\s*$"
+)
+_DATE_LITERALS = (
+    (re.compile(r"^\s*(?P<y>\d{4})-?(?P<m>\d{2})-?(?P<d>\d{2})" + _TIME_PART), "ymd"),
+    (re.compile(r"^\s*(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})" + _TIME_PART), "mdy"),
+    (re.compile(r"^\s*(?P<y>)(?P<m>)(?P<d>)" + _TIME_PART.replace("(?:\\s+|T)?", "")), "time"),
+)
+
+
+@dataclass(frozen=True)
+class _DateLiteral:
+    """A parsed T-SQL date/time string: its local time, 100 ns ticks and offset in minutes."""
+
+    value: dt.datetime
+    ticks: int
+    offset: int | None
+
+    @property
+    def duckdb_text(self) -> str:
+        return self.value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _date_literal(text: str) -> _DateLiteral | None:
+    """A T-SQL date string literal parsed, or None when it is not one this module reads."""
+    for pattern, _order in _DATE_LITERALS:
+        match = pattern.match(text)
+        if not match or not text.strip():
+            continue
+        hour, minute, second, fraction, sign, off_h, off_m = match.groups()[3:]
+        try:
+            value = dt.datetime(
+                int(match["y"] or 1900),
+                int(match["m"] or 1),
+                int(match["d"] or 1),
+                int(hour or 0),
+                int(minute or 0),
+                int(second or 0),
+                int((fraction or "").ljust(7, "0")[:6]),
+            )
+        except ValueError:
+            return None
+        ticks = int((fraction or "").ljust(7, "0")[6])
+        offset = None if sign is None else (1 if sign == "+" else -1) * (int(off_h) * 60 + int(off_m))
+        return _DateLiteral(value, ticks, offset)
+    return None
+
+
+def _normalize_date_literals(node: exp.Expression) -> None:
+    """Date functions' string literals in a form DuckDB casts (20060831, 7 digits, offsets)."""
+    for literal in list(node.find_all(exp.Literal)):
+        if literal.is_string:
+            parsed = _date_literal(literal.name)
+            if parsed is not None:
+                literal.replace(exp.Literal.string(parsed.duckdb_text))
+
+
+def _sql_server_week(value: dt.date) -> int:
+    """DATEPART(week): 1 January is in week 1 and weeks start on Sunday (DATEFIRST 7)."""
+    first = dt.date(value.year, 1, 1)
+    return (value.timetuple().tm_yday - 1 + (first.isoweekday() % 7)) // 7 + 1
+
+
+# DATEPART of a literal, computed exactly: unit (sqlglot's spelling) -> value.
+_LITERAL_PARTS = {
+    "YEAR": lambda d: d.value.year,
+    "QUARTER": lambda d: (d.value.month - 1) // 3 + 1,
+    "MONTH": lambda d: d.value.month,
+    "DAYOFYEAR": lambda d: d.value.timetuple().tm_yday,
+    "DAY": lambda d: d.value.day,
+    "WEEK": lambda d: _sql_server_week(d.value.date()),
+    "DAYOFWEEK": lambda d: d.value.isoweekday() % 7 + 1,
+    "HOUR": lambda d: d.value.hour,
+    "MINUTE": lambda d: d.value.minute,
+    "SECOND": lambda d: d.value.second,
+    "MILLISECOND": lambda d: d.value.microsecond // 1000,
+    "MICROSECOND": lambda d: d.value.microsecond,
+    "NANOSECOND": lambda d: d.value.microsecond * 1000 + d.ticks * 100,
+    "TIMEZONE_MINUTE": lambda d: d.offset or 0,
+    "ISO_WEEK": lambda d: d.value.isocalendar()[1],
+    "WEEKISO": lambda d: d.value.isocalendar()[1],
+}
+
+
+def _datepart(node: exp.Extract) -> exp.Expression:
+    """DATEPART as SQL Server counts (us_english, DATEFIRST 7): weekday 1 is Sunday, week 1 is
+    the week of 1 January, millisecond/microsecond within the second, tzoffset in minutes.
+    A literal's parts are computed here, exactly; a column's in DuckDB.
+    https://learn.microsoft.com/en-us/sql/t-sql/functions/datepart-transact-sql
+    """
+    unit = node.this.name.upper()
+    value = node.expression
+    if isinstance(value, exp.Literal) and value.is_string:
+        parsed = _date_literal(value.name)
+        if parsed is not None and unit in _LITERAL_PARTS:
+            return exp.Literal.number(_LITERAL_PARTS[unit](parsed))
+    if isinstance(value, exp.Literal) and not value.is_string and unit in _LITERAL_PARTS:
+        # A number is days after 1900-01-01 (the page's example: DATEPART(year, 0) is 1900).
+        day = dt.datetime(1900, 1, 1) + dt.timedelta(days=int(float(value.name)))
+        return exp.Literal.number(_LITERAL_PARTS[unit](_DateLiteral(day, 0, None)))
+    if unit in ("MILLISECOND", "MICROSECOND"):
+        modulus = 1000 if unit == "MILLISECOND" else 1000000
+        return exp.Mod(this=node.copy(), expression=exp.Literal.number(modulus))
+    if unit == "DAYOFWEEK":
+        return exp.Paren(this=exp.Add(this=node.copy(), expression=exp.Literal.number(1)))
+    if unit == "WEEK":
+        first = exp.func(
+            "make_date",
+            exp.Extract(this=exp.var("YEAR"), expression=value.copy()),
+            exp.Literal.number(1),
+            exp.Literal.number(1),
+        )
+        days = exp.Add(
+            this=exp.Extract(this=exp.var("DAYOFYEAR"), expression=value.copy()),
+            expression=exp.Extract(this=exp.var("DAYOFWEEK"), expression=first),
+        )
+        weeks = exp.IntDiv(
+            this=exp.Paren(this=exp.Sub(this=days, expression=exp.Literal.number(1))),
+            expression=exp.Literal.number(7),
+        )
+        return exp.Paren(this=exp.Add(this=weeks, expression=exp.Literal.number(1)))
+    return node
 
 
 def _replicate(node: exp.Repeat) -> exp.Expression:
