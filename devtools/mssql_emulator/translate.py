@@ -572,6 +572,18 @@ class Translator:
             value = cast.expression if isinstance(cast, exp.Convert) else cast.this
             select = cast.find_ancestor(exp.Select)
             cast.meta["source_type"] = self.infer(value, self._sources(select) if select else {})
+        for aggregate in tree.find_all(exp.Sum, exp.Avg):
+            # SUM and AVG take numbers only (errors 8000-8999: 8117).
+            typed = self.infer(aggregate.this, self._sources_near(aggregate))
+            if typed is not None and typed.sql_type in sqltypes.STRING_TYPES | {
+                "uniqueidentifier",
+                "date",
+                "datetime",
+            }:
+                operator = "sum" if isinstance(aggregate, exp.Sum) else "avg"
+                raise SqlServerError(
+                    8117, f"Operand data type {typed.sql_type} is invalid for {operator} operator."
+                )
         # Children first, so a rewritten outer node keeps its rewritten arguments.
         for node in reversed(list(tree.dfs())):
             replacement = self._rewrite_node(node)
