@@ -413,6 +413,38 @@ def test_airflow_image_matches_the_pinned_airflow_version(compose, services):
         assert services[name]["image"] == compose["x-airflow-common"]["image"], name
 
 
+def pinned_requirements() -> dict[str, str]:
+    pins = re.findall(
+        r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)$",
+        (REPO_ROOT / "requirements.txt").read_text(),
+        re.MULTILINE,
+    )
+    return {name.lower(): version for name, version in pins}
+
+
+def test_the_executor_and_auth_manager_providers_are_pinned(compose):
+    """What the compose environment names must be installed by requirements.txt and locked."""
+    environment = environment_of(compose["x-airflow-common"])
+    needed = set()
+    for key in ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CORE__AUTH_MANAGER"):
+        value = environment[key]
+        # Airflow's short executor names live in these providers.
+        short = {"CeleryExecutor": "celery", "KubernetesExecutor": "cncf-kubernetes"}
+        provider = short.get(value) or re.match(r"airflow\.providers\.([a-z_]+)\.", value)[1].replace(
+            "_", "-"
+        )
+        needed.add(f"apache-airflow-providers-{provider}")
+    if environment["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://"):
+        needed |= {"celery", "redis"}
+    pinned = pinned_requirements()
+    assert needed <= set(pinned), f"requirements.txt does not pin {sorted(needed - set(pinned))}"
+    locked = dict(
+        re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (REPO_ROOT / "constraints.txt").read_text(), re.MULTILINE)
+    )
+    for name in needed:
+        assert locked.get(name) == pinned[name], f"constraints.txt locks {name} at {locked.get(name)}"
+
+
 def test_schedule_override_is_passed_through(services):
     for name in AIRFLOW_SERVICES:
         environment = environment_of(services[name])
