@@ -179,7 +179,6 @@ class ClientConnection:
         self._transaction_ids = itertools.count(1)
         self.transaction: bytes | None = None  # current transaction descriptor (8 bytes)
         self.encryption = Encryption.NONE
-        self.tls_version: str | None = None
 
     # -- lifecycle --
     def run(self) -> None:
@@ -228,7 +227,6 @@ class ClientConnection:
                 raise ClientGone() from exc
             self._use_stream(channel)
             self.encryption = Encryption.STRICT
-            self.tls_version = channel.version
             log.debug(
                 "spid %d: TDS 8.0 TLS (%s, ALPN %s)",
                 self.spid,
@@ -268,7 +266,6 @@ class ClientConnection:
                     log.info("spid %d: TLS handshake failed: %s", self.spid, exc)
                     raise ClientGone() from exc
                 self._use_stream(channel)
-                self.tls_version = channel.version
                 login_only = choice.encryption is Encryption.LOGIN_ONLY
             self.encryption = choice.encryption
             message = self.reader.read_message()

@@ -74,7 +74,9 @@ def obfuscate_password(password: str) -> bytes:
     return bytes((((b << 4) & 0xF0) | (b >> 4)) ^ 0xA5 for b in password.encode("utf-16-le"))
 
 
-def login7_payload(user: str, password: str, database: str, packet_size: int) -> bytes:
+def login7_payload(
+    user: str, password: str, database: str, packet_size: int, tds_version: int = 0x74000004
+) -> bytes:
     strings = [
         ("host", "raw-test".encode("utf-16-le")),
         ("user", user.encode("utf-16-le")),
@@ -96,7 +98,7 @@ def login7_payload(user: str, password: str, database: str, packet_size: int) ->
     pointers += b"\x00" * 6  # ClientID
     pointers += struct.pack("<HHHHHHI", offset, 0, offset, 0, offset, 0, 0)  # SSPI, AtchDB, ChPwd
     body = (
-        struct.pack("<IIIIII", 0, 0x74000004, packet_size, 7, 4242, 0)  # Length set below
+        struct.pack("<IIIIII", 0, tds_version, packet_size, 7, 4242, 0)  # Length set below
         + bytes([0xE0, 0x03, 0x00, 0x00])  # OptionFlags1, OptionFlags2 (ODBC), TypeFlags, Flags3
         + struct.pack("<iI", 0, 0x0409)
         + pointers
@@ -174,8 +176,8 @@ class RawTdsClient:
         self.send(PRELOGIN, prelogin_payload(encryption))
         return prelogin_option(self.read_message(), 0x01)[0]
 
-    def login7(self, user: str, password: str, database: str) -> bytes:
-        self.send(LOGIN7, login7_payload(user, password, database, self.packet_size))
+    def login7(self, user: str, password: str, database: str, tds_version: int = 0x74000004) -> bytes:
+        self.send(LOGIN7, login7_payload(user, password, database, self.packet_size, tds_version))
         return self.read_message()
 
     def tls_in_prelogin(self, context: ssl.SSLContext, server_hostname: str | None = None) -> list[int]:

@@ -157,6 +157,29 @@ def test_tds8_strict_starts_tls_before_prelogin_with_alpn(emulator):
         conn.close()
 
 
+TDS80 = 0x08000000  # LOGIN7 TDSVersion of TDS 8.0 ([MS-TDS] 2.2.6.4)
+
+
+def test_tds8_login_is_served_inside_strict_tls_only(emulator):
+    context = trusting_context()
+    context.set_alpn_protocols(["tds/8.0"])
+    conn = raw_client(emulator)
+    try:
+        conn.tls_first(context)
+        conn.prelogin(ENCRYPT_NOT_SUP)
+        assert_logged_in(conn.login7(emulator.user, emulator.password, emulator.database, TDS80))
+    finally:
+        conn.close()
+    conn = raw_client(emulator)
+    try:
+        conn.prelogin(ENCRYPT_NOT_SUP)
+        refused = conn.login7(emulator.user, emulator.password, emulator.database, TDS80)
+        assert bytes([raw_tds.LOGINACK_TOKEN]) not in refused
+        assert "0x08000000".encode("utf-16-le") in refused  # the refusal names the version
+    finally:
+        conn.close()
+
+
 # --- the certificate -------------------------------------------------------------------------------
 
 
