@@ -782,7 +782,7 @@ class Translator:
             if isinstance(node, (exp.Like, exp.Replace, exp.StrPosition, exp.Anonymous)):
                 # Operands of string functions are text even where this module cannot type them.
                 labels = [label or self.default_label() for label in labels]
-            if any(label is None for label in labels):
+            if not labels or any(label is None for label in labels):
                 continue  # a non-string (or unknown) operand: DuckDB's own comparison
             operation = _operation_name(node)
             result = None
@@ -904,6 +904,8 @@ class Translator:
         if name == "NEWID":
             self.cacheable = False
             return exp.func("uuid")
+        if name in ("LEN", "DATALENGTH") and len(args) != 1:
+            raise SqlServerError(174, f"The {name.lower()} function requires 1 argument(s).", 15)
         if name == "LEN":
             trimmed = exp.func("rtrim", exp.cast(args[0], "VARCHAR"))
             collation = node.meta.get("collation")
