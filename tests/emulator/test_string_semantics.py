@@ -133,7 +133,9 @@ def test_render_deviation_changes_exactly_one_rendering(deviation):
 
 
 def test_unknown_render_deviation_fails_every_statement_naming_the_valid_ones():
-    with MssqlEmulator(user="demo", password="demo-password", render_deviation="no-such-deviation") as emulator:
+    with MssqlEmulator(
+        user="demo", password="demo-password", render_deviation="no-such-deviation"
+    ) as emulator:
         with pymssql.connect(**emulator.connect_kwargs(login_timeout=10, timeout=30)) as conn:
             with pytest.raises(pymssql.Error) as caught, conn.cursor() as cursor:
                 cursor.execute("SELECT 1")
