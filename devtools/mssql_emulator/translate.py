@@ -1127,6 +1127,14 @@ class Translator:
         if t == "uniqueidentifier" and source_kind in sqltypes.STRING_TYPES:
             # A longer string is cut to the 36 characters of a GUID (uniqueidentifier page, example).
             value = exp.func("left", exp.cast(value, "VARCHAR"), exp.Literal.number(36))
+        if t == "time" and isinstance(value, exp.Literal) and value.is_string:
+            parsed = _date_literal(value.name)
+            if parsed is not None:  # a date, time and offset string: its time of day
+                value = exp.Literal.string(parsed.value.strftime("%H:%M:%S.%f") + str(parsed.ticks))
+        if t == "datetime" and source_kind == "time":
+            # time to datetime: "the date component is set to '1900-01-01'" (datetime page).
+            time_text = exp.func("left", exp.cast(value, "VARCHAR"), exp.Literal.number(15))
+            value = exp.DPipe(this=exp.Literal.string("1900-01-01 "), expression=time_text)
         if t in ("datetime2", "time", "datetimeoffset"):
             macro = {"datetime2": "ms_dt2", "time": "ms_time", "datetimeoffset": "ms_dto"}[t]
             if style_value in (112,):
