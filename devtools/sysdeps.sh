@@ -3,7 +3,7 @@
 # PostgreSQL server binaries, FreeTDS's tsql, Chromium for the browser test, and pgloader
 # (a benchmark contender, and proof that a third-party TDS tool reads the emulator); the
 # emulator's peer clients: unixODBC with FreeTDS's ODBC driver (pyodbc) and tds_fdw.
-# redis-server: the Celery broker of the compose configuration's test (tests/deployment).
+# redis-server and curl: the Celery broker and the compose healthchecks (tests/deployment).
 set -euo pipefail
 
 missing=()
@@ -17,6 +17,7 @@ ldconfig -p | grep 'libodbc\.so\.2 ' >/dev/null || missing+=(unixodbc)
 compgen -G "/usr/lib/*/odbc/libtdsodbc.so" >/dev/null || missing+=(tdsodbc)
 compgen -G "/usr/share/postgresql/15/extension/tds_fdw.control" >/dev/null || missing+=(postgresql-15-tds-fdw)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v curl >/dev/null || missing+=(curl)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
