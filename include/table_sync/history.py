@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS {history} (
     error_message   text
 );
 CREATE INDEX IF NOT EXISTS history_target_started_idx ON {history} (target_table, started_at DESC);
+-- Added after the first release: a history table created earlier gains them here.
+ALTER TABLE {history} ADD COLUMN IF NOT EXISTS read_path text;
+ALTER TABLE {history} ADD COLUMN IF NOT EXISTS read_path_reason text;
 """)
 
 _STATUS_VIEW = sql.SQL("""

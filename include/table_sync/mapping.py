@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
@@ -98,10 +98,21 @@ class _InSchema(_Model):
         return self.schema_
 
 
+# How the source is read (source.read_path; docs/configuration.md). The line path has SQL Server
+# render every row as one CSV line (fast); the typed path reads column by column (exact whatever
+# the server renders); auto takes the line path only when the render probe passed.
+AUTO, CSV_LINE, COLUMNS = "auto", "csv_line", "columns"
+ReadPath = Literal["auto", "csv_line", "columns"]
+
+
 class SourceConfig(_InSchema):
     database: str
     object: str
     query: str | None = None
+    read_path: ReadPath = AUTO
+    # snapshot: the whole read sees one committed state of the database, whatever SAP writes
+    # meanwhile; the database must allow it (ALLOW_SNAPSHOT_ISOLATION ON).
+    isolation: Literal["read_committed", "snapshot"] = "read_committed"
 
     @property
     def qualified_name(self) -> str:

@@ -31,14 +31,18 @@ from include.table_sync.history import (
     start_attempt,
     update_attempt,
 )
-from include.table_sync.mapping import SyncMapping
+from include.table_sync.mapping import COLUMNS, CSV_LINE, SyncMapping
 from include.table_sync.redaction import redact
+from include.table_sync.render_probe import ReadPlan, choose_read_path, load_through_postgres, run_probe
 from include.table_sync.source import (
     check_source_schema,
     classify_source_error,
     is_driver_error,
+    open_column_cursor,
     open_line_cursor,
+    prepare_session,
     raise_source_error,
+    server_facts,
 )
 from include.table_sync.staging import (
     StagingTables,
@@ -153,7 +157,7 @@ def extract(ctx: SyncContext) -> StagedSnapshot:
             swept = sweep_orphans(target, mapping)
             if swept:
                 log.info("dropped staging left by earlier attempts: %s", ", ".join(swept))
-            rows = _copy_source_to_raw(ctx, target, tables)
+            rows = _copy_source_to_raw(ctx, target, tables, attempt_id)
             log.info("converting %d rows per the mapping's conversions", rows)
             build_snapshot(target, mapping, tables)
             update_attempt(target, attempt_id, stage="validate", rows_fetched=rows)
@@ -180,16 +184,25 @@ def extract(ctx: SyncContext) -> StagedSnapshot:
     return StagedSnapshot(attempt_id, tables.snapshot, tables.raw, rows)
 
 
-def _copy_source_to_raw(ctx: SyncContext, target: psycopg.Connection, tables: StagingTables) -> int:
+def _copy_source_to_raw(
+    ctx: SyncContext, target: psycopg.Connection, tables: StagingTables, attempt_id: int
+) -> int:
     mapping, log = ctx.mapping, ctx.log
     try:
         source_conn = ctx.connect_source()
     except Exception as exc:
         raise_source_error(exc, ctx.secrets)
     with contextlib.closing(source_conn):
+        prepare_session(source_conn, mapping)
         check_source_schema(source_conn, mapping, log)
         log.info("schema check passed: %d columns as mapped", len(mapping.columns))
-        lines = open_line_cursor(source_conn, mapping)
+        plan = _plan_read(ctx, source_conn, target)
+        update_attempt(target, attempt_id, read_path=plan.path, read_path_reason=plan.reason)
+        log.info("reading the source by %s: %s", plan.path, plan.reason)
+        if plan.path == CSV_LINE:
+            cursor = open_line_cursor(source_conn, mapping)
+        else:
+            cursor = open_column_cursor(source_conn, mapping)
         target.execute(create_raw_table_statement(mapping, tables))
         batches_logged = [0]
 
@@ -201,16 +214,39 @@ def _copy_source_to_raw(ctx: SyncContext, target: psycopg.Connection, tables: St
                 batches_logged[0] = batches
 
         # A reader thread fetches while this thread COPYs (include/table_sync/transfer.py).
-        stats = copy_to_raw(lines, target, mapping, tables, on_progress=progress)
+        stats = copy_to_raw(cursor, plan.path, target, mapping, tables, on_progress=progress)
         elapsed = max(stats.seconds, 1e-9)
         log.info(
-            "fetched %d rows in %.1f s (%.0f rows/s; COPY waited %.1f s for the source)",
+            "fetched %d rows by %s in %.1f s (%.0f rows/s; COPY waited %.1f s for the source)",
             stats.rows,
+            plan.path,
             elapsed,
             stats.rows / elapsed,
             stats.copy_waited_seconds,
         )
         return stats.rows
+
+
+def _plan_read(ctx: SyncContext, source_conn: Any, target: psycopg.Connection) -> ReadPlan:
+    """Which path this run reads by (render_probe.choose_read_path), the probe's findings logged."""
+    mapping, log = ctx.mapping, ctx.log
+    if mapping.source.read_path == COLUMNS:
+        return choose_read_path(mapping, None, None)
+    facts = server_facts(source_conn)
+    log.info(
+        "source server: %s (version %s, collation %s)",
+        facts.first_line,
+        facts.product_version,
+        facts.collation,
+    )
+    report = run_probe(
+        source_conn, mapping, lambda cases, line: load_through_postgres(target, cases, line), ctx.secrets
+    )
+    if report.passed:
+        log.info("%s", report.summary())
+    else:
+        log.warning("%s", report.summary())
+    return choose_read_path(mapping, facts, report)
 
 
 def validate(ctx: SyncContext, staged: StagedSnapshot, options: RunOptions) -> list[CheckResult]:

@@ -1,4 +1,5 @@
-"""SQL Server I/O: the schema check, opening the line query, and classifying driver errors.
+"""SQL Server I/O: session settings, server facts, the schema check, opening the source query
+(line or typed), and classifying driver errors.
 
 Works with any DB-API connection to SQL Server (pymssql through MsSqlHook in the DAG). Driver
 errors are classified here: a dropped or unreachable server is transient, a rejected login or
@@ -20,7 +21,16 @@ from include.table_sync.errors import (
 from include.table_sync.mapping import SyncMapping
 from include.table_sync.redaction import redact
 from include.table_sync.sqlserver_types import SqlServerType
-from include.table_sync.tsql import LINE_COLUMN, columns_statement, csv_line_statement
+from include.table_sync.tsql import (
+    LINE_COLUMN,
+    SERVER_FACTS_STATEMENT,
+    SNAPSHOT_ISOLATION_STATEMENT,
+    SNAPSHOT_STATE_STATEMENT,
+    TEXTSIZE_STATEMENT,
+    columns_statement,
+    csv_line_statement,
+    select_statement,
+)
 
 # SQL Server / DB-Library error numbers that mean "the server or the network failed".
 _TRANSIENT_NUMBERS = {
@@ -63,11 +73,88 @@ class SchemaDriftError(SyncError):
         super().__init__(f"schema drift in {source}: " + "; ".join(parts))
 
 
+@dataclass(frozen=True)
+class ServerFacts:
+    """What the server says about itself (tsql.SERVER_FACTS_STATEMENT)."""
+
+    product_version: str
+    collation: str
+    version_text: str
+
+    @property
+    def major_version(self) -> int | None:
+        head = self.product_version.split(".")[0]
+        return int(head) if head.isdigit() else None
+
+    @property
+    def first_line(self) -> str:
+        return self.version_text.strip().splitlines()[0] if self.version_text.strip() else ""
+
+
+def server_facts(conn: Any) -> ServerFacts:
+    cursor = conn.cursor()
+    cursor.execute(SERVER_FACTS_STATEMENT)
+    version, collation, text = cursor.fetchone()
+    cursor.close()
+    return ServerFacts(str(version or ""), str(collation or ""), str(text or ""))
+
+
+class SnapshotIsolationError(SourceQueryError):
+    """``source.isolation: snapshot`` asked for, but the database does not allow it."""
+
+    def __init__(self, database: str, state: str | None):
+        self.database = database
+        self.state = state
+        found = "not found in sys.databases" if state is None else f"snapshot_isolation_state_desc is {state}"
+        super().__init__(
+            f"source.isolation is snapshot, but database {database} does not allow snapshot "
+            f"isolation ({found}); a DBA can enable it with ALTER DATABASE [{database}] "
+            "SET ALLOW_SNAPSHOT_ISOLATION ON, or set source.isolation: read_committed",
+            3952,
+        )
+
+
+def prepare_session(conn: Any, mapping: SyncMapping) -> None:
+    """Session settings the read relies on, set by the sync whatever the connection's extras say.
+
+    TEXTSIZE: pymssql sets it through conn_properties, which an Airflow extra replaces; a
+    smaller one would cut an nvarchar(max) line or value without an error. SNAPSHOT isolation
+    (when mapped) is checked first: SQL Server would otherwise fail the read with error 3952.
+    """
+    cursor = conn.cursor()
+    cursor.execute(TEXTSIZE_STATEMENT)
+    if mapping.source.isolation == "snapshot":
+        cursor.execute(SNAPSHOT_STATE_STATEMENT, (mapping.source.database,))
+        row = cursor.fetchone()
+        state = None if row is None else str(row[0])
+        if state != "ON":
+            cursor.close()
+            raise SnapshotIsolationError(mapping.source.database, state)
+        cursor.execute(SNAPSHOT_ISOLATION_STATEMENT)
+        if getattr(conn, "autocommit_state", True) is False:
+            # pymssql without autocommit has a transaction open since connect, begun under the
+            # old level; SQL Server refuses to switch it to SNAPSHOT (error 3951). Its commit
+            # begins the next one, under SNAPSHOT.
+            conn.commit()
+    cursor.close()
+
+
 def open_line_cursor(conn: Any, mapping: SyncMapping):
     """Run the CSV-line query (``tsql.csv_line_statement``); return its cursor, rows unread."""
     cursor = conn.cursor()
     cursor.execute(csv_line_statement(mapping))
     check_line_result(cursor.description)
+    return cursor
+
+
+def open_column_cursor(conn: Any, mapping: SyncMapping):
+    """Run the typed column-by-column query (``tsql.select_statement``); rows unread."""
+    cursor = conn.cursor()
+    cursor.execute(select_statement(mapping))
+    names = [entry[0] for entry in cursor.description or ()]
+    expected = [column.source for column in mapping.columns]
+    if [name.lower() for name in names] != [name.lower() for name in expected]:
+        raise SyncError(f"the source query returned columns {names}, expected {expected}")
     return cursor
 
 

@@ -78,6 +78,12 @@ def copy_raw_statement(mapping: SyncMapping, tables: StagingTables) -> sql.Compo
     return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(tables.raw_id, columns)
 
 
+def copy_raw_rows_statement(mapping: SyncMapping, tables: StagingTables) -> sql.Composed:
+    """COPY of typed rows (tsql.select_statement) in COPY's text format, written row by row."""
+    columns = sql.SQL(", ").join(sql.Identifier(c.source) for c in mapping.columns)
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(tables.raw_id, columns)
+
+
 def _raw(column) -> sql.Identifier:
     return sql.Identifier(column.source)
 

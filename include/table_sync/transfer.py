@@ -1,8 +1,10 @@
-"""Source lines into the raw staging table: a reader thread fetches while the caller COPYs.
+"""Source rows into the raw staging table: a reader thread fetches while the caller COPYs.
 
-The source query renders each row as one CSV line (tsql.csv_line_statement), so a fetched
-row is a 1-tuple holding a str and a batch goes to COPY as one joined string: no per-value
-work in Python at all. pymssql releases the GIL while it waits for the server, so reading the
+On the line path the source query renders each row as one CSV line (tsql.csv_line_statement),
+so a fetched row is a 1-tuple holding a str and a batch goes to COPY as one joined string: no
+per-value work in Python at all. On the typed path (tsql.select_statement) each row is a tuple
+of exact Python values that psycopg writes row by row; slower, and independent of how the
+server renders text. pymssql releases the GIL while it waits for the server, so reading the
 next lines from the socket overlaps with COPY of the previous ones. The hand-over queue is
 bounded, so a few batches are in memory whatever the row count: a million rows cost the same
 memory as ten thousand.
@@ -12,6 +14,7 @@ Rows are read with ``fetchmany`` (see ``read_batches`` and docs/benchmarks.md).
 
 from __future__ import annotations
 
+import csv
 import queue
 import threading
 import time
@@ -21,8 +24,14 @@ from typing import TypeVar
 
 import psycopg
 
-from include.table_sync.mapping import SyncMapping
-from include.table_sync.staging import StagingTables, copy_raw_statement
+from include.table_sync.mapping import CSV_LINE, SyncMapping
+from include.table_sync.staging import (
+    BadValue,
+    ConversionError,
+    StagingTables,
+    copy_raw_rows_statement,
+    copy_raw_statement,
+)
 
 QUEUE_BATCHES = 4
 # Rows per hand-over; at most (QUEUE_BATCHES + 2) chunks are alive: queued, being read, being
@@ -91,18 +100,79 @@ def read_ahead(items: Iterator[T], depth: int, name: str = "table-sync-source-re
 def copy_lines(
     cursor,
     copy,
-    batch_rows: int,
+    mapping: SyncMapping,
     queue_batches: int = QUEUE_BATCHES,
     on_progress: Callable[[int, float], None] | None = None,
 ) -> TransferStats:
-    """Write every line of ``cursor`` (rows of one str) to an open psycopg ``copy``.
+    """Write every line of ``cursor`` (rows of one str) to an open psycopg ``copy`` (CSV).
 
-    ``batch_rows`` (the mapping's) caps the hand-over chunk; ``on_progress(rows,
-    elapsed_seconds)`` is called after each chunk (for progress logs).
+    A NUL anywhere in a chunk (one C-level search of the joined text) stops the COPY with the
+    first offending value named: PostgreSQL text cannot hold U+0000.
     """
+
+    def write(batch: list[tuple]) -> None:
+        text = "".join([row[0] + "\n" for row in batch])
+        if "\x00" in text:
+            line = next(row[0] for row in batch if "\x00" in row[0])
+            raise nul_error(mapping, next(csv.reader([line])))
+        copy.write(text)
+
+    return _copy_batches(cursor, mapping, write, queue_batches, on_progress)
+
+
+def copy_rows(
+    cursor,
+    copy,
+    mapping: SyncMapping,
+    queue_batches: int = QUEUE_BATCHES,
+    on_progress: Callable[[int, float], None] | None = None,
+) -> TransferStats:
+    """Write every typed row of ``cursor`` (tsql.select_statement) to an open psycopg ``copy``.
+
+    psycopg writes each Python value in COPY's text format as it is: a Decimal with all its
+    digits, a float as its shortest exact repr, datetime2 as the text the server rendered.
+    """
+    text_positions = [index for index, column in enumerate(mapping.columns) if column.source_type.is_text]
+
+    def write(batch: list[tuple]) -> None:
+        for row in batch:
+            for index in text_positions:
+                value = row[index]
+                if value is not None and "\x00" in value:
+                    raise nul_error(mapping, row)
+            copy.write_row(row)
+
+    return _copy_batches(cursor, mapping, write, queue_batches, on_progress)
+
+
+def nul_error(mapping: SyncMapping, row) -> ConversionError:
+    """The ConversionError naming the first NUL of ``row`` (its values in mapping order)."""
+    key = tuple(row[index] for index, column in enumerate(mapping.columns) if column.key)
+    for column, value in zip(mapping.columns, row, strict=False):
+        if isinstance(value, str) and "\x00" in value:
+            reason = (
+                f"NUL character (U+0000) at position {value.index(chr(0)) + 1}; "
+                "PostgreSQL text cannot hold it"
+            )
+            return ConversionError(
+                mapping.source.qualified_name, [BadValue(key, column.source, value, reason)], 1
+            )
+    raise AssertionError("nul_error called for a row without a NUL")
+
+
+def _copy_batches(
+    cursor,
+    mapping: SyncMapping,
+    write: Callable[[list[tuple]], None],
+    queue_batches: int,
+    on_progress: Callable[[int, float], None] | None,
+) -> TransferStats:
+    # ``batch_rows`` (the mapping's) caps the hand-over chunk; ``on_progress(rows,
+    # elapsed_seconds)`` is called after each chunk (for progress logs).
     stats = TransferStats()
     started = time.monotonic()
-    batches = read_ahead(read_batches(cursor, min(batch_rows, CHUNK_ROWS)), queue_batches)
+    chunk = min(mapping.thresholds.batch_rows, CHUNK_ROWS)
+    batches = read_ahead(read_batches(cursor, chunk), queue_batches)
     try:
         while True:
             waiting = time.monotonic()
@@ -110,7 +180,7 @@ def copy_lines(
             stats.copy_waited_seconds += time.monotonic() - waiting
             if batch is None:
                 break
-            copy.write("".join([row[0] + "\n" for row in batch]))
+            write(batch)
             stats.rows += len(batch)
             if on_progress is not None:
                 on_progress(stats.rows, time.monotonic() - started)
@@ -121,12 +191,20 @@ def copy_lines(
 
 
 def copy_to_raw(
-    lines,
+    cursor,
+    read_path: str,
     target: psycopg.Connection,
     mapping: SyncMapping,
     tables: StagingTables,
     on_progress: Callable[[int, float], None] | None = None,
 ) -> TransferStats:
-    """COPY every line of the executed line query ``lines`` into the attempt's raw table."""
-    with target.cursor() as copy_cursor, copy_cursor.copy(copy_raw_statement(mapping, tables)) as copy:
-        return copy_lines(lines, copy, mapping.thresholds.batch_rows, on_progress=on_progress)
+    """COPY every row of the executed source query into the attempt's raw table.
+
+    ``read_path`` says what ``cursor`` returns: ``csv_line`` (tsql.csv_line_statement, one
+    line per row, COPY csv) or ``columns`` (tsql.select_statement, typed rows, COPY text).
+    """
+    if read_path == CSV_LINE:
+        with target.cursor() as copy_cursor, copy_cursor.copy(copy_raw_statement(mapping, tables)) as copy:
+            return copy_lines(cursor, copy, mapping, on_progress=on_progress)
+    with target.cursor() as copy_cursor, copy_cursor.copy(copy_raw_rows_statement(mapping, tables)) as copy:
+        return copy_rows(cursor, copy, mapping, on_progress=on_progress)

@@ -7,6 +7,8 @@ use styles PostgreSQL reads back to the same value. Running the statements is th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from include.table_sync.mapping import SyncMapping
 from include.table_sync.sqlserver_types import SqlServerType
 
@@ -17,6 +19,16 @@ LINE_COLUMN = "__csv_line"
 _NVARCHAR_LIMIT = 4000
 # CONCAT takes 2 to 254 arguments; longer lists are nested.
 _CONCAT_ARGS = 250
+# Every field of the line carries this one explicit collation. Binary (code point by code
+# point), so REPLACE doubles only U+0022: under the default SQL_Latin1_General_CP1_CI_AS
+# (width-insensitive) REPLACE also matches the full-width quote U+FF02, and with columns of
+# different collations CONCAT fails with error 468. An explicit COLLATE outranks every implicit
+# one (learn.microsoft.com/sql/t-sql/statements/collation-precedence-transact-sql).
+LINE_COLLATION = "Latin1_General_100_BIN2"
+# SET TEXTSIZE caps every (max) value the server sends; pymssql's default may be replaced by a
+# connection's conn_properties, so the sync sets it itself before the line query. 2^31 - 1 is
+# the largest value SET TEXTSIZE takes (learn.microsoft.com/sql/t-sql/statements/set-textsize-transact-sql).
+TEXTSIZE_STATEMENT = "SET TEXTSIZE 2147483647"
 
 
 def quote_name(name: str) -> str:
@@ -40,6 +52,21 @@ def columns_statement(mapping: SyncMapping) -> str:
         f"FROM {quote_name(mapping.source.database)}.INFORMATION_SCHEMA.COLUMNS "
         "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION"
     )
+
+
+# -- the server's facts and session settings --------------------------------------------------
+
+# Version and collation, for choosing the read path (the probe's report prints them too).
+# ProductVersion is 'major.minor.build.revision': 11 is SQL Server 2012, 13 is 2016
+# (learn.microsoft.com/sql/t-sql/functions/serverproperty-transact-sql).
+SERVER_FACTS_STATEMENT = (
+    "SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)), "
+    "CAST(SERVERPROPERTY('Collation') AS nvarchar(128)), @@VERSION"
+)
+# Whether a database allows SNAPSHOT transactions (parameter: the database name); 'ON' when
+# ALLOW_SNAPSHOT_ISOLATION is on (learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-databases-transact-sql).
+SNAPSHOT_STATE_STATEMENT = "SELECT snapshot_isolation_state_desc FROM sys.databases WHERE name = %s"
+SNAPSHOT_ISOLATION_STATEMENT = "SET TRANSACTION ISOLATION LEVEL SNAPSHOT"
 
 
 # -- the column-by-column query --------------------------------------------------------------
@@ -117,7 +144,7 @@ def value_text_width(source_type: SqlServerType) -> int | None:
 
 
 def csv_line_statement(mapping: SyncMapping) -> str:
-    """The source query the sync reads: each row rendered by the server as one CSV line.
+    """The source query the line path reads: each row rendered by the server as one CSV line.
 
     pymssql turns every value into a Python object, and at 67 columns that decoding is the
     slowest part of a sync (about 13k rows/s; see docs/benchmarks.md). Rendered as one
@@ -127,36 +154,71 @@ def csv_line_statement(mapping: SyncMapping) -> str:
     how PostgreSQL's CSV COPY tells them apart. Other types use styles PostgreSQL reads back to
     the same value (``value_text``). The list still names every column.
     """
-    longest = _longest_line(mapping)
-    needs_max = longest is None or longest > _NVARCHAR_LIMIT
-    fields: list[str] = []
-    for column in mapping.columns:
-        if fields:
-            fields.append("N','")
-        fields.append(_csv_field(column.source, column.source_type, needs_max))
-    line = _concat(fields, needs_max)
-    return f"SELECT\n  {line} AS {quote_name(LINE_COLUMN)}\nFROM {source_origin(mapping)}"
+    fields = [(column.source, column.source_type) for column in mapping.columns]
+    return f"SELECT\n  {line_expression(fields)} AS {quote_name(LINE_COLUMN)}\nFROM {source_origin(mapping)}"
 
 
-def _longest_line(mapping: SyncMapping) -> int | None:
+def line_expression(fields: Sequence[tuple[str, SqlServerType]], needs_max: bool | None = None) -> str:
+    """The one expression rendering ``fields`` (column name, declared type) as a CSV line.
+
+    The line query and the render probe (``probe_statement``) both use it, so the probe checks
+    exactly what the sync reads. ``needs_max`` (build from nvarchar(max)) defaults to what the
+    fields' declared widths need.
+    """
+    if needs_max is None:
+        longest = _longest_line(fields)
+        needs_max = longest is None or longest > _NVARCHAR_LIMIT
+    arguments: list[str] = []
+    for name, source_type in fields:
+        if arguments:
+            arguments.append("N','")
+        arguments.append(_csv_field(name, source_type, needs_max))
+    return _concat(arguments, needs_max)
+
+
+def line_needs_max(mapping: SyncMapping) -> bool:
+    """Whether the mapping's line is built from nvarchar(max) (its longest line passes 4,000)."""
+    longest = _longest_line([(column.source, column.source_type) for column in mapping.columns])
+    return longest is None or longest > _NVARCHAR_LIMIT
+
+
+def probe_statement(literals: Sequence[tuple[str, SqlServerType, str]], needs_max: bool) -> str:
+    """One derived row of ``literals`` (column name, type, T-SQL literal), rendered as a line.
+
+    Each literal is CAST to its declared type, so the line expression sees a value of exactly
+    the type a mapped column has; ``needs_max`` is the line query's own choice
+    (``line_needs_max``), so the probe runs the very same expressions.
+    """
+    row = ",\n    ".join(
+        f"CAST({literal} AS {source_type}) AS {quote_name(name)}" for name, source_type, literal in literals
+    )
+    fields = [(name, source_type) for name, source_type, _ in literals]
+    line = line_expression(fields, needs_max)
+    return f"SELECT\n  {line} AS {quote_name(LINE_COLUMN)}\nFROM (SELECT\n    {row}) AS probe"
+
+
+def _longest_line(fields: Sequence[tuple[str, SqlServerType]]) -> int | None:
     """The most characters one line can take, or None when a column is unbounded (max)."""
     total = 0
-    for column in mapping.columns:
-        width = value_text_width(column.source_type)
+    for _, source_type in fields:
+        width = value_text_width(source_type)
         if width is None:
             return None
         # Worst case for text: every character a quote (doubled), plus the two around it.
-        total += (2 * width + 2 if column.source_type.is_text else width) + 1  # + the comma
+        total += (2 * width + 2 if source_type.is_text else width) + 1  # + the comma
     return total
 
 
 def _csv_field(column: str, source_type: SqlServerType, needs_max: bool) -> str:
     quoted = quote_name(column)
     if source_type.is_text:
-        value = f"CAST({quoted} AS nvarchar(max))" if needs_max else quoted
+        # CAST first (nchar padding is kept; varchar widens losslessly to nvarchar), then the
+        # binary collation, then REPLACE: escaping compares code points, nothing else.
+        width = "max" if needs_max or source_type.length in (None, -1) else str(source_type.length)
+        value = f"CAST({quoted} AS nvarchar({width})) COLLATE {LINE_COLLATION}"
         text = f"CONCAT(N'\"', REPLACE({value}, N'\"', N'\"\"'), N'\"')"
     else:
-        text = value_text(column, source_type)
+        text = f"{value_text(column, source_type)} COLLATE {LINE_COLLATION}"
     return f"CASE WHEN {quoted} IS NULL THEN N'' ELSE {text} END"
 
 

@@ -6,6 +6,9 @@ from include.table_sync.sqlserver_types import SqlServerType
 from include.table_sync.tsql import (
     columns_statement,
     csv_line_statement,
+    line_expression,
+    line_needs_max,
+    probe_statement,
     quote_name,
     select_statement,
     value_text,
@@ -23,15 +26,19 @@ def test_csv_line_statement_reads_every_column_as_one_line():
     assert csv_line_statement(small_mapping()) == (
         "SELECT\n"
         "  CONCAT(N'',\n"
-        "    CASE WHEN [OrderNo] IS NULL THEN N'' ELSE CONCAT(N'\"', REPLACE([OrderNo], N'\"', N'\"\"'), N'\"') END,\n"
+        "    CASE WHEN [OrderNo] IS NULL THEN N'' ELSE CONCAT(N'\"', REPLACE(CAST([OrderNo] AS nvarchar(10)) "
+        "COLLATE Latin1_General_100_BIN2, N'\"', N'\"\"'), N'\"') END,\n"
         "    N',',\n"
-        "    CASE WHEN [Item] IS NULL THEN N'' ELSE CONCAT(N'\"', REPLACE([Item], N'\"', N'\"\"'), N'\"') END,\n"
+        "    CASE WHEN [Item] IS NULL THEN N'' ELSE CONCAT(N'\"', REPLACE(CAST([Item] AS nvarchar(6)) "
+        "COLLATE Latin1_General_100_BIN2, N'\"', N'\"\"'), N'\"') END,\n"
         "    N',',\n"
-        "    CASE WHEN [Changed] IS NULL THEN N'' ELSE CONVERT(varchar(27), [Changed], 121) END,\n"
+        "    CASE WHEN [Changed] IS NULL THEN N'' ELSE CONVERT(varchar(27), [Changed], 121) "
+        "COLLATE Latin1_General_100_BIN2 END,\n"
         "    N',',\n"
-        "    CASE WHEN [Qty] IS NULL THEN N'' ELSE CONVERT(varchar(41), [Qty]) END,\n"
+        "    CASE WHEN [Qty] IS NULL THEN N'' ELSE CONVERT(varchar(41), [Qty]) COLLATE Latin1_General_100_BIN2 END,\n"
         "    N',',\n"
-        "    CASE WHEN [Odd]]Name] IS NULL THEN N'' ELSE CONVERT(varchar(20), [Odd]]Name]) END) AS [__csv_line]\n"
+        "    CASE WHEN [Odd]]Name] IS NULL THEN N'' ELSE CONVERT(varchar(20), [Odd]]Name]) "
+        "COLLATE Latin1_General_100_BIN2 END) AS [__csv_line]\n"
         "FROM [Demo].[dbo].[vwOrder]"
     )
 
@@ -40,8 +47,9 @@ def test_an_unbounded_column_builds_the_line_from_nvarchar_max():
     columns = [*small_columns(), column("Note", "nvarchar(max)", "note", "text", "trim_empty_null", True)]
     statement = csv_line_statement(small_mapping(columns=columns))
     assert statement.startswith("SELECT\n  CONCAT(CAST(N'' AS nvarchar(max)),\n")
-    assert "REPLACE(CAST([OrderNo] AS nvarchar(max)), N'\"', N'\"\"')" in statement
-    assert "REPLACE(CAST([Note] AS nvarchar(max)), N'\"', N'\"\"')" in statement
+    binary = "COLLATE Latin1_General_100_BIN2"
+    assert f"REPLACE(CAST([OrderNo] AS nvarchar(max)) {binary}, N'\"', N'\"\"')" in statement
+    assert f"REPLACE(CAST([Note] AS nvarchar(max)) {binary}, N'\"', N'\"\"')" in statement
 
 
 def test_a_custom_query_is_read_as_a_derived_table():
@@ -87,3 +95,27 @@ def test_value_text_and_its_width_per_type():
     for type_name, (text, width) in cases.items():
         source_type = SqlServerType.parse(type_name)
         assert (value_text("x", source_type), value_text_width(source_type)) == (text, width), type_name
+
+
+def test_every_field_of_the_line_carries_the_one_binary_collation():
+    # Escaping compares code points only (no width-insensitive twin of '"'), and columns of
+    # different collations cannot conflict (error 468): each field names the same collation.
+    statement = csv_line_statement(small_mapping())
+    assert statement.count("COLLATE Latin1_General_100_BIN2") == len(small_columns())
+    assert statement.count("COLLATE") == len(small_columns())
+
+
+def test_the_probe_renders_literals_through_the_line_expression():
+    nvarchar, decimal = SqlServerType.parse("nvarchar(6)"), SqlServerType.parse("decimal(15,3)")
+    statement = probe_statement(
+        [("p001", nvarchar, "N'a\"b'"), ("p002", decimal, "'-1.500'")], needs_max=False
+    )
+    assert statement == (
+        "SELECT\n  "
+        + line_expression([("p001", nvarchar), ("p002", decimal)], needs_max=False)
+        + " AS [__csv_line]\nFROM (SELECT\n    CAST(N'a\"b' AS nvarchar(6)) AS [p001],\n"
+        "    CAST('-1.500' AS decimal(15,3)) AS [p002]) AS probe"
+    )
+    # The mapping's own choice of nvarchar(max) is kept, whatever the probe's fields would need.
+    assert "nvarchar(max)" in probe_statement([("p001", nvarchar, "N'x'")], needs_max=True)
+    assert not line_needs_max(small_mapping())
