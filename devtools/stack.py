@@ -142,7 +142,10 @@ class EmbeddedStack:
 
 
 def mssql_connection(mssql, timeout: int) -> dict:
-    """An Airflow connection (JSON form) to the emulator; ``timeout`` is pymssql's per statement."""
+    """An Airflow connection (JSON form) to the emulator; ``timeout`` is pymssql's per statement.
+
+    TLS for the whole session, as the documented connection has it (docs/deployment.md).
+    """
     return {
         "conn_type": "mssql",
         "host": mssql.host,
@@ -150,7 +153,7 @@ def mssql_connection(mssql, timeout: int) -> dict:
         "login": mssql.user,
         "password": mssql.password,
         "schema": mssql.database,
-        "extra": {"tds_version": "7.4", "login_timeout": 10, "timeout": timeout},
+        "extra": {"encryption": "require", "tds_version": "7.4", "login_timeout": 10, "timeout": timeout},
     }
 
 

@@ -18,10 +18,6 @@ from typing import Any
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-# Connection settings the sync relies on when the Airflow connection does not set them: a
-# bounded login and query wait, so a dead SQL Server cannot hang a task until its timeout.
-SOURCE_CONNECT_DEFAULTS = {"tds_version": "7.4", "login_timeout": 15, "timeout": 120}
-
 log = logging.getLogger("table_sync")
 
 # A run ends inside its five-minute slot, so the task timeouts together stay within it: a hung
@@ -41,14 +37,14 @@ def _mapping(mapping_file: str):
 
 
 def source_hook(conn_id: str):
-    """An ``MsSqlHook`` whose connection carries the sync's defaults for missing extras.
+    """A :class:`~include.source_connection.SourceHook` carrying the sync's defaults for missing extras.
 
     ``tds_version`` is normalised to the plain string pymssql wants: depending on where a URI is
     parsed its ``7.4`` arrives as a number, and a quoted ``"7.4"`` keeps its quotes.
     """
-    from airflow.providers.microsoft.mssql.hooks.mssql import MsSqlHook
+    from include.source_connection import SOURCE_CONNECT_DEFAULTS, SourceHook
 
-    hook = MsSqlHook(mssql_conn_id=conn_id)
+    hook = SourceHook(mssql_conn_id=conn_id)
     apply_extra_defaults(hook.connection, SOURCE_CONNECT_DEFAULTS)
     return hook
 
