@@ -55,8 +55,7 @@ pytestmark = pytest.mark.slow
 DAG_ID = "sync_open_orders"
 PASSWORD = "demo-password-celery-8Rb"
 SEED_ROWS = 300
-# Inserts and deletes: the changes a duplicated or half-applied replace would show.
-CHANGES = {"inserts": 9, "updates": 0, "deletes": 6}
+CHANGES = {"inserts": 9, "updates": 12, "deletes": 6}
 WORKERS = ("worker-a", "worker-b")
 STALL_MS = 60_000
 WAIT_SECONDS = 240
