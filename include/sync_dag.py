@@ -124,6 +124,23 @@ def log_failure(context: dict[str, Any]) -> None:
     log.error("SYNC FAILED: %s", failure_summary(context))
 
 
+def _run_started_at() -> dt.datetime:
+    """When this DAG run started (the earliest its extract could have read the source)."""
+    context = get_current_context()
+    dag_run, ti = context.get("dag_run"), context["ti"]
+    return getattr(dag_run, "start_date", None) or getattr(ti, "start_date", None) or dt.datetime.now(dt.UTC)
+
+
+def failure_metric(table: str):
+    """A failure callback counting the failed attempt as ``table_sync.<table>.failures``."""
+    from include.sync_metrics import emit_sync_failure
+
+    def count_failure(context: dict[str, Any]) -> None:
+        emit_sync_failure(table)
+
+    return count_failure
+
+
 def build_sync_dag(
     *,
     dag_id: str,
@@ -137,8 +154,8 @@ def build_sync_dag(
 ):
     """Build the extract -> validate -> replace DAG for one mapping file.
 
-    ``notifiers`` are failure callbacks run after :func:`log_failure`; Airflow runs each on its
-    own, so a broken one cannot stop the others.
+    ``notifiers`` are failure callbacks run after :func:`log_failure` and the failure metric;
+    Airflow runs each on its own, so a broken one cannot stop the others.
     """
     mapping = _mapping(mapping_file)  # parse-time validation: a broken mapping is an import error
     target_asset = Asset(
@@ -161,7 +178,11 @@ def build_sync_dag(
         dagrun_timeout=RUN_TIMEOUT,
         doc_md=doc_md,
         tags=list(tags),
-        default_args={"owner": owner, "on_failure_callback": [log_failure, *notifiers], "retries": 0},
+        default_args={
+            "owner": owner,
+            "on_failure_callback": [log_failure, failure_metric(mapping.target.qualified_name), *notifiers],
+            "retries": 0,
+        },
         params={
             "dry_run": Param(
                 False, type="boolean", description="Extract and validate only; leave the table as it is."
@@ -202,6 +223,7 @@ def build_sync_dag(
         @task(execution_timeout=REPLACE_TIMEOUT, outlets=[target_asset], **transient_retries)
         def replace(staged: dict[str, Any], checks: list[dict[str, Any]]) -> dict[str, Any]:
             """Apply the snapshot to the live table in one transaction (skipped on dry runs)."""
+            from include.sync_metrics import emit_sync_success
             from include.table_sync.pipeline import StagedSnapshot, mark_dry_run
             from include.table_sync.pipeline import replace as run_replace
 
@@ -212,6 +234,13 @@ def build_sync_dag(
                     mark_dry_run(context, snapshot)
                     return {"dry_run": True, "rows_fetched": snapshot.rows_fetched}
                 counts = run_replace(context, snapshot)
+            emit_sync_success(
+                mapping.target.qualified_name,
+                snapshot.rows_fetched,
+                counts,
+                run_started_at=_run_started_at(),
+                committed_at=dt.datetime.now(dt.UTC),
+            )
             return {
                 "inserted": counts.inserted,
                 "updated": counts.updated,

@@ -40,4 +40,6 @@ def test_notifiers_follow_the_summary_in_airflows_callback_list():
         dag_id="callback_probe", mapping_file="open_orders.yaml", doc_md=None, notifiers=[page_on_call]
     )
     for task in dag.tasks:
-        assert list(task.on_failure_callback) == [log_failure, page_on_call], task.task_id
+        callbacks = list(task.on_failure_callback)
+        assert [callbacks[0], callbacks[-1]] == [log_failure, page_on_call], task.task_id
+        assert [cb.__name__ for cb in callbacks[1:-1]] == ["count_failure"], task.task_id
