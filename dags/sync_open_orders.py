@@ -16,7 +16,9 @@ SAP's open sales-order items from `ProcessStatus.dbo.vwZSDOrder_Advanced` (SQL S
 
 Any failure leaves `open_orders` exactly as it was. Every attempt is recorded in
 `table_sync.history`; the Rails app reads `public.open_orders_sync_status`, operators the
-"Sync status" page in the Airflow UI. Airflow connections: `mssql_sap`, `postgres_orders`.
+"Sync status" page in the Airflow UI. Airflow connections: `mssql_sap`, `postgres_orders`, and
+`smtp_alerts` for the failure mail (optional). Metrics go wherever Airflow's `[metrics]` send
+Airflow's own.
 
 **Manual runs** (Trigger DAG w/ config): `dry_run` (extract and validate only), `allow_empty`
 (accept an empty source), `max_shrink` (accept a larger shrink for this run, 0 to 1).
@@ -26,6 +28,7 @@ import os
 
 # The DAG processor only parses files mentioning "airflow" and "dag" (safe mode): this one does.
 from include.sync_dag import build_sync_dag
+from include.sync_notifications import SyncFailureMail
 
 dag = build_sync_dag(
     dag_id="sync_open_orders",
@@ -33,4 +36,6 @@ dag = build_sync_dag(
     doc_md=__doc__,
     schedule=os.environ.get("OPEN_ORDERS_SYNC_SCHEDULE", "*/5 * * * *"),
     tags=["sap", "open_orders", "sync"],
+    # Recipients and mail server: the Airflow connection smtp_alerts (docs/runbook.md).
+    notifiers=[SyncFailureMail(smtp_conn_id="smtp_alerts")],
 )
