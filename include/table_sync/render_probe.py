@@ -131,7 +131,10 @@ def _decimal_cases(source_type: SqlServerType) -> list[tuple[str, Any]]:
 
 
 def _float32(value: float) -> float:
-    return struct.unpack("<f", struct.pack("<f", value))[0]
+    try:
+        return struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
 
 
 _INTEGER_RANGES = {
@@ -343,10 +346,13 @@ def _compare(report: ProbeReport, cases: Sequence[ProbeCase], load) -> None:
     try:
         received = load(cases, report.line)
     except (psycopg.Error, SyncError, ValueError, KeyError, csv.Error) as exc:
-        report.failure = (
-            f"the probe line could not be loaded ({type(exc).__name__}: {exc}); line: {report.line!r}"
-        )
-        return
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        report.failure = f"the probe line could not be loaded ({type(exc).__name__}: {first_line})"
+        try:
+            # Name the fields anyway, read as PostgreSQL's input functions would read them.
+            received = read_in_python(cases, report.line)
+        except (SyncError, ValueError, KeyError, csv.Error):
+            return
     fields = _field_texts(report.line, len(cases))
     for case, value, text in zip(cases, received, fields, strict=True):
         if case.source_type.name == "real" and isinstance(value, float):
