@@ -55,8 +55,9 @@ def take_screenshots(base_url: str, images: Path = IMAGES) -> list[Path]:
             page.press("input[name=password]", "Enter")
             page.wait_for_url(lambda url: "/auth/login" not in url)
 
-            page.goto(f"{base_url}/dags/{DAG_ID}/grid")
-            page.get_by_text("extract", exact=True).first.wait_for()
+            # The DAG's page: the grid of runs and tasks on the left, the run overview beside it.
+            page.goto(f"{base_url}/dags/{DAG_ID}")
+            page.get_by_text("validate", exact=True).first.wait_for()
             page.wait_for_timeout(2_000)  # the grid's bars fill in after the task list
             saved.append(images / "airflow-grid.png")
             page.screenshot(path=str(saved[-1]))
