@@ -23,6 +23,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devtools.certificates import KeyPair
 
 DEFAULT_USER = "demo"
 DEFAULT_PASSWORD = "demo-password"
@@ -61,6 +65,7 @@ class EmbeddedPostgres:
         password: str = DEFAULT_PASSWORD,
         databases: tuple[str, ...] = ("orders",),
         settings: dict[str, str] | None = None,
+        tls: KeyPair | None = None,
     ):
         self._tmp = None
         if data_dir is None:
@@ -85,6 +90,9 @@ class EmbeddedPostgres:
         }
         self.bin_dir = find_bin_dir()
         self._run_as = "postgres" if os.geteuid() == 0 else None
+        # A server certificate (devtools/certificates.py) turns on TLS; clients may still choose
+        # plain connections, as with ssl=on in any PostgreSQL (pg_hba.conf's "host" lines).
+        self.tls = tls
 
     # -- process control -------------------------------------------------------------------
     def _cmd(self, *args: str) -> list[str]:
@@ -132,9 +140,23 @@ class EmbeddedPostgres:
         finally:
             pwfile.unlink(missing_ok=True)
 
+    def _tls_settings(self) -> dict[str, str]:
+        """Copies of the certificate and key the server may read (it refuses a key others can read)."""
+        if self.tls is None:
+            return {}
+        copies = {}
+        for name, source in (("ssl_cert_file", self.tls.cert), ("ssl_key_file", self.tls.key)):
+            target = self.base_dir / f"server-{name}.pem"
+            shutil.copyfile(source, target)
+            os.chmod(target, 0o600)
+            self._chown(target)
+            copies[name] = str(target)
+        return {"ssl": "on", **copies}
+
     def start(self) -> EmbeddedPostgres:
         self.initdb()
-        options = " ".join(f"-c {key}={value}" for key, value in self.settings.items())
+        settings = {**self.settings, **self._tls_settings()}
+        options = " ".join(f"-c {key}={value}" for key, value in settings.items())
         options += f" -c listen_addresses={self.host} -p {self.port} -k {self.socket_dir}"
         log = self.base_dir / "postgres.log"
         log.touch()
