@@ -11,6 +11,7 @@ import os
 import psycopg
 import pytest
 
+from devtools.demo_source.generate import create_source, seed_source
 from include.table_sync.mapping import load_mapping
 from include.table_sync.pipeline import sync_once
 from include.table_sync.sqlserver_types import SqlServerType
@@ -24,7 +25,16 @@ from tests.sync.edge_rows import (
     expected_rows,
     landed_rows,
 )
-from tests.sync.support import history, make_context, source_connection, staging_tables
+from tests.sync.support import (
+    expected_target_row,
+    history,
+    make_context,
+    open_orders_mapping,
+    source_connection,
+    source_rows_as_text,
+    staging_tables,
+    target_rows,
+)
 
 
 @pytest.fixture
@@ -154,3 +164,30 @@ def test_the_sync_sets_textsize_itself_whatever_the_connection_sets(mssql, order
     with psycopg.connect(orders_db) as conn:
         assert conn.execute("SELECT note FROM public.long").fetchone()[0] == long_text
     assert history(orders_db)[-1]["read_path"] == "csv_line"
+
+
+@pytest.mark.parametrize("read_path", ["csv_line", "columns"])
+def test_the_open_orders_view_matches_the_contract_oracle_on_both_paths(mssql, orders_db, read_path):
+    conn = source_connection(mssql)
+    conn.autocommit(False)
+    create_source(conn)
+    seed_source(conn, 300, seed=11)  # the demo generator's edge rows included
+    conn.close()
+    mapping = open_orders_mapping()
+    mapping = mapping.model_copy(
+        update={"source": mapping.source.model_copy(update={"read_path": read_path})}
+    )
+
+    sync_once(make_context(mapping, mssql, orders_db, run_id=f"orders-{read_path}"))
+
+    expected = {
+        key: expected_target_row(mapping, raw) for key, raw in source_rows_as_text(mssql, mapping).items()
+    }
+    actual = target_rows(orders_db, mapping)
+    assert actual.keys() == expected.keys() and len(actual) == 300
+    for key, row in expected.items():
+        for column, want, got in zip(mapping.columns, row, actual[key], strict=True):
+            assert got == want, f"{read_path} {key} {column.source}: expected {want!r}, got {got!r}"
+    again = sync_once(make_context(mapping, mssql, orders_db, run_id=f"orders-{read_path}-2"))
+    assert (again.counts.inserted, again.counts.updated, again.counts.deleted) == (0, 0, 0)
+    assert history(orders_db)[-1]["read_path"] == read_path
