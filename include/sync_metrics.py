@@ -17,7 +17,8 @@ Names carry the target table (plain StatsD has no tags); the same values go as t
 - ``table_sync.<table>.freshness_seconds``: gauge, the age at commit of the data just applied
   (read at most this long ago); ``table_sync.<table>.last_success_timestamp``: gauge, Unix
   seconds of that commit, so a dashboard can alert on ``now - last_success_timestamp``.
-- ``table_sync.<table>.failures``: counter, one per failed task attempt.
+- ``table_sync.<table>.failures``: counter, one per task that fails for good (Airflow runs failure
+  callbacks once the retries are used up).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def emit_sync_success(
 
 
 def emit_sync_failure(table: str) -> None:
-    """Count one failed task attempt of the sync of ``table``."""
+    """Count one failed task of the sync of ``table``."""
     from airflow.sdk.observability import stats
 
     try:
