@@ -13,6 +13,7 @@ import pytest
 
 from devtools.mssql_emulator import MssqlEmulator
 from include.table_sync.pipeline import sync_once
+from include.table_sync.probe import main
 from include.table_sync.render_probe import RenderProbeError, read_in_python, run_probe
 from tests.sync.edge_rows import create_edge_view, edge_mapping, expected_rows, landed_rows
 from tests.sync.support import history, make_context, source_connection, staging_tables, table_checksum
@@ -83,3 +84,17 @@ def test_csv_line_forced_fails_before_reading_and_leaves_the_table_unchanged(dev
     assert (attempt["status"], attempt["error_class"]) == ("failed", "RenderProbeError")
     assert "render probe FAILED" in attempt["error_message"]
     assert staging_tables(orders_db) == []
+
+
+def test_the_probe_command_reports_the_difference_and_exits_2(deviant, tmp_path, capsys):
+    server, deviation, _ = deviant
+    mapping_file = str(edge_mapping(tmp_path, "csv_line").path)
+    status = main(
+        ["--conn", "mssql_sap", "--mapping", mapping_file],
+        connect=lambda conn_id: (source_connection(server), (server.password,)),
+    )
+    out = capsys.readouterr().out
+    assert status == 2, out
+    assert "render probe FAILED" in out and DEVIATIONS[deviation] in out
+    assert "read path auto would choose: columns (auto: the render probe failed" in out
+    assert "read path the mapping sets: csv_line, which would FAIL every run here" in out
