@@ -5,8 +5,8 @@ DuckDB instance; SQL Server schemas are DuckDB schemas. Each query runs on its o
 cursor, so a long streaming SELECT never holds up another session. Writes and DDL take the
 engine lock, because the catalog next to DuckDB must change together with it.
 
-Transactions (BEGIN TRAN/COMMIT/ROLLBACK) are accepted and counted in @@TRANCOUNT, but every
-statement commits on its own: ROLLBACK does not undo earlier writes.
+Transactions are real (``transactions.py``): a session's writes and DDL inside BEGIN TRAN ...
+COMMIT run on a DuckDB cursor of its own, which other sessions' snapshots do not see.
 
 Text compares under its collation (``collations.py``): the translator rewrites comparisons,
 ORDER BY and string functions, each stored column declares the nearest DuckDB collation, and
@@ -17,7 +17,9 @@ The engine keeps its per-connection state in ``session.options["__engine_state__
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
 import logging
 import threading
 from collections.abc import Iterator
@@ -25,7 +27,17 @@ from collections.abc import Iterator
 import duckdb
 from sqlglot import exp
 
-from devtools.mssql_emulator import batch, collations, errors, procedures, sqltypes, system_views, translate
+from devtools.mssql_emulator import (
+    app_locks,
+    batch,
+    collations,
+    errors,
+    procedures,
+    sqltypes,
+    system_views,
+    translate,
+    waitfor,
+)
 from devtools.mssql_emulator.bulk_insert import MAX_VALUES_ROWS, insert_sql, too_many_rows, try_fast_insert
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, Catalog, TableDef, information_schema_rows
 from devtools.mssql_emulator.results import (
@@ -38,6 +50,8 @@ from devtools.mssql_emulator.results import (
     SqlServerError,
     StatementDone,
 )
+from devtools.mssql_emulator.transactions import Transaction, transaction_error
+from devtools.mssql_emulator.variables import BatchVariables
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +61,18 @@ _STATE_KEY = "__engine_state__"
 
 
 class _SessionState:
-    """What the engine remembers per connection: the open-transaction count."""
+    """What the engine remembers per connection: its transaction and last row count."""
 
     def __init__(self):
-        self.trancount = 0
+        self.transaction = Transaction()
+        self.transaction_name = ""  # of the outermost BEGIN TRAN, which ROLLBACK TRAN may name
         self.rowcount = 0
+        self.variables = BatchVariables()
+        self.return_status = 0  # of the last procedure EXECuted
+
+    @property
+    def trancount(self) -> int:
+        return self.transaction.trancount
 
 
 class Engine:
@@ -67,9 +88,12 @@ class Engine:
         self.lock = self.catalog.lock
         # DDL and catalog upkeep run on their own cursor, always under the engine lock; queries
         # and writes each get a fresh cursor (DuckDB connections are not shared across threads).
-        self._ddl = self.db.cursor()
+        self._shared_ddl = self.db.cursor()
         self._cursor_lock = threading.Lock()
-        self._ddl.execute(sqltypes.MACROS)
+        # The transaction of the session whose statement runs on this thread (transactions.py).
+        self._local = threading.local()
+        self._created = datetime.datetime.now().replace(microsecond=0)  # sys.databases.create_date
+        self._shared_ddl.execute(sqltypes.MACROS)
         collations.register_functions(self.db)
         for name in DEFAULT_DATABASES:
             self._create_database(name)
@@ -81,16 +105,22 @@ class Engine:
 
     def execute_batch(self, session: Session, sql: str) -> Iterator[Outcome]:
         """Run a batch statement by statement; raise SqlServerError at the failing one."""
+        state = self._state(session)
+        self._local.transaction = state.transaction
+        state.variables = BatchVariables()
         try:
             fast = None
-            if not session.options.get("fmtonly"):
+            # A statement that opens an implicit transaction takes the general path, which opens it.
+            if not session.options.get("fmtonly") and not (
+                session.options.get("implicit_transactions") and not self.in_transaction(session)
+            ):
                 fast = try_fast_insert(sql, lambda table: self._target(session, table)[0], self._write)
             if fast is not None:
                 self._state(session).rowcount = fast
                 yield StatementDone() if session.options.get("nocount") else RowCount(fast)
                 return
             yield from self._run_all(session, batch.split(sql))
-        except SqlServerError:
+        except (SqlServerError, waitfor.Interrupted):
             raise
         except duckdb.Error as error:
             raise errors.from_duckdb(error) from None
@@ -111,6 +141,7 @@ class Engine:
                 yield from self._run_text(session, statement.text)
 
     def _condition(self, session: Session, condition: str) -> bool:
+        condition = self._state(session).variables.substitute(condition)
         query = translate.parse(f"SELECT CASE WHEN {condition} THEN 1 ELSE 0 END")[0]
         translation = self._translate_query(session, query)
         with self._cursor() as cursor:
@@ -118,10 +149,67 @@ class Engine:
         return bool(row and row[0])
 
     def _run_text(self, session: Session, text: str) -> Iterator[Outcome]:
+        variables = self._state(session).variables
+        if variables.run(
+            text, lambda sql: self._evaluate(session, sql), lambda sql: self._exec_status(session, sql)
+        ):
+            yield StatementDone()
+            return
+        text = variables.substitute(text)
+        seconds = waitfor.delay_seconds(text)
+        if seconds is not None:
+            waitfor.wait(session.options, seconds)
+            yield StatementDone()
+            return
         handled = self._run_option(session, text)
         if handled is not None:
             yield from handled
             return
+        transaction = self._state(session).transaction
+        redo_mark = len(transaction.cursor.redo) if transaction.cursor else 0
+        undo_mark = len(transaction.undo)
+        try:
+            yield from self._run_parsed(session, text)
+        except (SqlServerError, duckdb.Error) as error:
+            if transaction.active:
+                self._statement_failed(session, transaction, redo_mark, undo_mark, error)
+            raise
+
+    def _evaluate(self, session: Session, sql: str) -> list[tuple]:
+        """The rows of a query a variable statement runs to get its value."""
+        rows: list[tuple] = []
+        for outcome in self._run_text(session, sql):
+            if isinstance(outcome, ResultSet):
+                rows = list(outcome.rows)
+        return rows
+
+    def _exec_status(self, session: Session, sql: str) -> int:
+        """EXEC @status = procedure ...: run it, its return status."""
+        state = self._state(session)
+        state.return_status = 0
+        for _outcome in self._run_text(session, sql):
+            pass
+        return state.return_status
+
+    def _statement_failed(
+        self, session: Session, transaction: Transaction, redo_mark: int, undo_mark: int, error
+    ):
+        """XACT_ABORT ON: "the entire transaction is terminated and rolled back"; OFF: "only the
+        Transact-SQL statement that raised the error is rolled back"
+        (https://learn.microsoft.com/en-us/sql/t-sql/statements/set-xact-abort-transact-sql).
+        """
+        with self.lock:
+            # 3960 "Snapshot isolation transaction aborted": the whole transaction, as its words say.
+            if session.options.get("xact_abort") or getattr(error, "number", None) == 3960:
+                transaction.end(commit=False)
+            else:
+                transaction.undo_catalog(undo_mark)
+                cursor = transaction.cursor
+                if cursor is not None and len(cursor.redo) > redo_mark:
+                    cursor.replay(redo_mark)
+            self.catalog.bump()
+
+    def _run_parsed(self, session: Session, text: str) -> Iterator[Outcome]:
         refused = errors.unsupported_statement(text)
         if refused is not None:
             raise refused
@@ -138,7 +226,6 @@ class Engine:
         """SET options, transactions and PRINT: answered without sqlglot."""
         words = text.strip().rstrip(";").split()
         first = words[0].upper() if words else ""
-        state = self._state(session)
         if first == "SET" and len(words) >= 2 and not words[1].startswith("@"):
             option = words[1].lower()
             value = " ".join(words[2:])
@@ -152,20 +239,88 @@ class Engine:
                 )
             return iter([StatementDone()])
         if first in ("BEGIN", "COMMIT", "ROLLBACK", "SAVE") and (
-            len(words) == 1 or words[1].upper() in ("TRAN", "TRANSACTION", "WORK", "DISTRIBUTED")
+            (len(words) == 1 and first != "BEGIN")
+            or (len(words) > 1 and words[1].upper() in ("TRAN", "TRANSACTION", "WORK", "DISTRIBUTED"))
         ):
-            if first == "BEGIN":
-                state.trancount += 1
-            elif first == "COMMIT":
-                state.trancount = max(state.trancount - 1, 0)
-            elif first == "ROLLBACK":
-                state.trancount = 0
-            return iter([StatementDone()])
+            if words[1:2] and words[1].upper() == "DISTRIBUTED":
+                words = words[1:]
+            name = words[2].strip("[]") if len(words) > 2 and words[2].upper() != "WITH" else ""
+            return iter(self._transaction_statement(session, first, name))
         if first == "PRINT":
             return iter([StatementDone()])
         return None
 
+    def _transaction_statement(self, session: Session, verb: str, name: str) -> list[Outcome]:
+        """BEGIN/COMMIT/ROLLBACK/SAVE TRANSACTION, with the EnvChange a client tracks them by.
+
+        BEGIN TRANSACTION: "increments @@TRANCOUNT by 1"; COMMIT: "If @@TRANCOUNT is 1, COMMIT
+        TRANSACTION makes all data modifications ... a permanent part of the database ...
+        When @@TRANCOUNT is greater than 1, COMMIT TRANSACTION decrements @@TRANCOUNT only";
+        ROLLBACK without a savepoint name "rolls back to the beginning of the transaction" and
+        sets @@TRANCOUNT to 0; with one it "doesn't decrement @@TRANCOUNT"
+        (https://learn.microsoft.com/en-us/sql/t-sql/language-elements/begin-transaction-transact-sql,
+        .../commit-transaction-transact-sql, .../rollback-transaction-transact-sql,
+        .../save-transaction-transact-sql). The server turns the EnvChanges into ENVCHANGE
+        types 8, 9 and 10 (MS-TDS 2.2.7.9), sent when a transaction starts or ends.
+        """
+        state = self._state(session)
+        transaction = state.transaction
+        if verb == "BEGIN":
+            transaction.trancount += 1
+            if transaction.trancount == 1:
+                state.transaction_name = name.lower()
+                return [EnvChange("begin_transaction", "", "")]
+            return [StatementDone()]
+        if verb == "SAVE":
+            if not transaction.active:
+                raise SqlServerError(
+                    628, "Cannot issue SAVE TRANSACTION when there is no active transaction."
+                )
+            transaction.save(name)
+            return [StatementDone()]
+        if not transaction.active:
+            number = 3902 if verb == "COMMIT" else 3903
+            raise SqlServerError(
+                number, f"The {verb} TRANSACTION request has no corresponding BEGIN TRANSACTION."
+            )
+        if verb == "ROLLBACK" and name and name.lower() != state.transaction_name:
+            with self.lock:
+                found = transaction.rollback_to(name)
+                self.catalog.bump()
+            if not found:
+                raise SqlServerError(
+                    6401, f"Cannot roll back {name}. No transaction or savepoint of that name was found."
+                )
+            return [StatementDone()]
+        if verb == "COMMIT" and transaction.trancount > 1:
+            transaction.trancount -= 1
+            return [StatementDone()]
+        return [self._end_transaction(transaction, commit=verb == "COMMIT")]
+
+    def _end_transaction(self, transaction: Transaction, commit: bool) -> Outcome:
+        wrote = transaction.cursor is not None
+        with self.lock:
+            try:
+                transaction.end(commit)
+            finally:
+                if wrote:  # cached results of the old data must not be served again
+                    self.catalog.bump()
+        return EnvChange("commit_transaction" if commit else "rollback_transaction", "", "")
+
+    def in_transaction(self, session: Session) -> bool:
+        """True while the session has an open transaction (@@TRANCOUNT > 0)."""
+        return self._state(session).transaction.active
+
     def _run_statement(self, session: Session, statement: exp.Expression, text: str) -> Iterator[Outcome]:
+        transaction = self._state(session).transaction
+        if (
+            session.options.get("implicit_transactions")
+            and not transaction.active
+            and _starts_implicit_transaction(statement)
+        ):
+            # https://learn.microsoft.com/en-us/sql/t-sql/statements/set-implicit-transactions-transact-sql
+            transaction.trancount = 1
+            yield EnvChange("begin_transaction", "", "")
         if session.options.get("fmtonly"):
             yield from self._describe_only(session, statement, text)
         else:
@@ -247,6 +402,14 @@ class Engine:
 
     def _query(self, session: Session, query: exp.Expression, metadata_only: bool = False) -> ResultSet:
         translation = self._translate_query(session, query)
+        limit = _rowcount_limit(session)
+        if limit:
+            # SET ROWCOUNT n: "stop processing the query after the specified number of rows are
+            # returned" (https://learn.microsoft.com/en-us/sql/t-sql/statements/set-rowcount-transact-sql).
+            # The limited text is the cache key too. INSERT/UPDATE/DELETE are not limited.
+            translation = dataclasses.replace(
+                translation, sql=f"SELECT * FROM ({translation.sql}) AS __rowcount LIMIT {limit}"
+            )
         version = self.catalog.version
         with self._cursor() as probe:
             description = self._execute(
@@ -257,7 +420,8 @@ class Engine:
             return ResultSet(columns, iter(()))
         sql, duck_types = _fetch_friendly(translation.sql, columns, description)
         convert = _chunk_converter(columns, duck_types)
-        if translation.cacheable:
+        transaction = self._transaction()
+        if translation.cacheable and (transaction is None or transaction.cursor is None):
             # The TDS side may replay this result from its cache and never ask for a row, so
             # the query runs only when the first row is asked for. Binding errors surfaced in
             # the probe above; the TDS side asks for the first row before it sends anything.
@@ -301,13 +465,58 @@ class Engine:
     def _execute(self, cursor, sql: str, table: TableDef | None = None):
         try:
             return cursor.execute(sql)
+        except duckdb.TransactionException as error:  # a write conflict, outside a transaction
+            raise transaction_error(error) from None
         except duckdb.Error as error:
             raise errors.from_duckdb(error, table) from None
+
+    def _transaction(self) -> Transaction | None:
+        """The open transaction of the session running on this thread, if any."""
+        transaction = getattr(self._local, "transaction", None)
+        return transaction if transaction is not None and transaction.active else None
+
+    @property
+    def _ddl(self):
+        """DDL's cursor: the session's transaction once one is open, else the shared one."""
+        transaction = self._transaction()
+        return transaction.writing_cursor(self._plain_cursor) if transaction else self._shared_ddl
+
+    @contextlib.contextmanager
+    def _atomic(self):
+        """One DDL statement outside a transaction is all or nothing, as on SQL Server: a CREATE
+        TABLE that fails leaves no IDENTITY sequence or catalog row behind."""
+        if self._transaction() is not None:
+            yield
+            return
+        outer = getattr(self._local, "transaction", None)
+        statement = self._local.transaction = Transaction()
+        statement.trancount = 1
+        try:
+            yield
+        except BaseException:
+            statement.end(commit=False)
+            raise
+        else:
+            statement.end(commit=True)
+        finally:
+            self._local.transaction = outer
+
+    def _log_undo(self, undo) -> None:
+        transaction = self._transaction()
+        if transaction is not None:
+            transaction.undo.append(undo)
 
     def _cursor(self):
         return _ClosingCursor(self._new_cursor())
 
     def _new_cursor(self):
+        """A cursor to read on: the transaction's once it has written (it sees its own rows)."""
+        transaction = self._transaction()
+        if transaction is not None and transaction.cursor is not None:
+            return transaction.cursor
+        return self._plain_cursor()
+
+    def _plain_cursor(self):
         with self._cursor_lock:
             return self.db.cursor()
 
@@ -315,9 +524,16 @@ class Engine:
 
     def _write(self, sql: str, table: TableDef | None = None) -> int:
         """Run one DuckDB write under the engine lock; the rows it touched."""
-        with self.lock, self._cursor() as cursor:
-            result = self._execute(cursor, sql, table)
-            row = result.fetchone() if result.description else None
+        with self.lock:
+            transaction = self._transaction()
+            if transaction is not None:
+                cursor = transaction.writing_cursor(self._plain_cursor)
+                result = self._execute(cursor, sql, table)
+                row = result.fetchone() if result.description else None
+            else:
+                with self._cursor() as cursor:
+                    result = self._execute(cursor, sql, table)
+                    row = result.fetchone() if result.description else None
             self.catalog.bump()
         return int(row[0]) if row and isinstance(row[0], int) else 0
 
@@ -417,6 +633,7 @@ class Engine:
         elif kind == "SCHEMA":
             self._create_schema(session, create.this.db or create.this.name)
         elif kind == "DATABASE":
+            self._refuse_in_transaction(session, "CREATE DATABASE")
             name = create.this.name
             if self.database_exists(name):
                 raise SqlServerError(
@@ -427,6 +644,16 @@ class Engine:
             return  # indexes change no result; accepted
         else:
             raise SqlServerError(102, f"Incorrect syntax near '{kind or 'CREATE'}'.", 15)
+
+    def _refuse_in_transaction(self, session: Session, statement: str) -> None:
+        """ "CREATE DATABASE ... isn't allowed in an explicit or implicit transaction"
+        (https://learn.microsoft.com/en-us/sql/t-sql/statements/create-database-transact-sql),
+        error 226 (https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-0-to-999).
+        """
+        if self._state(session).transaction.active:
+            raise SqlServerError(
+                226, f"{statement} statement not allowed within multi-statement transaction."
+            )
 
     def _create_database(self, name: str, collation: str = collations.DEFAULT) -> None:
         with self.lock:
@@ -449,12 +676,31 @@ class Engine:
             types = system_views.type_rows(self.catalog.database_collation(name))
             marks = ", ".join("?" * len(types[0]))
             self._ddl.executemany(f'INSERT INTO "{name}".{INFO_SCHEMA}.sys_types VALUES ({marks})', types)
+            views = system_views.system_view_rows()
+            marks = ", ".join("?" * len(views[0]))
+            self._ddl.executemany(
+                f'INSERT INTO "{name}".{INFO_SCHEMA}.sys_system_views VALUES ({marks})', views
+            )
             self.catalog.databases[name.lower()] = name
             self.catalog.schemas[name.lower()] = {}
             self.catalog.schema_ids[name.lower()] = {}
             for schema in ("dbo", "guest", "INFORMATION_SCHEMA", "sys", *system_views.ROLE_SCHEMA_IDS):
                 self._register_schema(name, schema)
+            self._refresh_sys_databases()
             self.catalog.bump()
+
+    def _refresh_sys_databases(self) -> None:
+        """sys.databases is server-wide: every database's copy lists them all."""
+        names = list(self.catalog.databases.values())
+        rows = system_views.database_rows(
+            [(n, self.catalog.database_collation(n)) for n in names], self._created
+        )
+        marks = ", ".join("?" * len(rows[0]))
+        for database in names:
+            self._ddl.execute(f'DELETE FROM "{database}".{INFO_SCHEMA}.sys_databases')
+            self._ddl.executemany(
+                f'INSERT INTO "{database}".{INFO_SCHEMA}.sys_databases VALUES ({marks})', rows
+            )
 
     def _register_schema(self, database: str, schema: str) -> None:
         ids = self.catalog.schema_ids[database.lower()]
@@ -463,13 +709,16 @@ class Engine:
             [system_views.FIRST_USER_SCHEMA_ID - 1, *(i for i in ids.values() if i < 16384)]
         )
         ids[schema.lower()] = schema_id
+        self._log_undo(lambda: ids.pop(schema.lower(), None))
         self._ddl.execute(
             f'INSERT INTO "{database}".{INFO_SCHEMA}.sys_schemas VALUES (?, ?, ?)',
             list(system_views.schema_row(schema, schema_id)),
         )
         if schema.lower() == "information_schema" or schema.lower() in system_views.ROLE_SCHEMA_IDS:
             return  # listed in sys.schemas only: no objects of the emulator's live there
-        self.catalog.schemas[database.lower()][schema.lower()] = schema
+        schemas = self.catalog.schemas[database.lower()]
+        schemas[schema.lower()] = schema
+        self._log_undo(lambda: schemas.pop(schema.lower(), None))
         if schema.lower() != "dbo":
             self._ddl.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"."{schema}"')
         self._ddl.execute(
@@ -564,7 +813,17 @@ class Engine:
                 dataclasses.replace(c, nullable=False) if c.name.lower() in lowered else c for c in columns
             ]
         name = table_node.name
-        with self.lock:
+        seen = set()
+        for column in columns:
+            if column.name.lower() in seen:
+                # https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-2000-to-2999
+                raise SqlServerError(
+                    2705,
+                    f"Column names in each table must be unique. Column name '{column.name}' in table "
+                    f"'{name}' is specified more than once.",
+                )
+            seen.add(column.name.lower())
+        with self.lock, self._atomic():
             if self.catalog.find(database, schema, name):
                 raise SqlServerError(2714, f"There is already an object named '{name}' in the database.")
             definitions = []
@@ -608,7 +867,7 @@ class Engine:
         database, schema = self._schema_of(session, target)
         query = create.expression
         translation = self._translate_query(session, query)
-        with self.lock:
+        with self.lock, self._atomic():
             existing = self.catalog.find(database, schema, target.name)
             if existing and not create.args.get("replace"):
                 raise SqlServerError(
@@ -654,6 +913,7 @@ class Engine:
                 marks = ", ".join("?" * len(rows[0]))
                 self._ddl.executemany(f"INSERT INTO {info}.{name} VALUES ({marks})", [list(r) for r in rows])
         self.catalog.add(table)
+        self._log_undo(lambda: self.catalog.remove(table))
 
     def _unregister(self, table: TableDef, drop: bool = True) -> None:
         info = f'"{table.database}".{INFO_SCHEMA}'
@@ -673,13 +933,14 @@ class Engine:
                     f'DROP SEQUENCE IF EXISTS "{table.database}"."{table.schema}"."__seq_{table.name}_{identity}"'
                 )
         self.catalog.remove(table)
+        self._log_undo(lambda: self.catalog.add(table))
 
     def _drop(self, session: Session, drop: exp.Drop) -> None:
         kind = (drop.args.get("kind") or "").upper()
         if kind in ("TABLE", "VIEW"):
             for target in drop.args.get("tables") or [drop.this]:
                 translator = translate.Translator(self.catalog, self._context(session))
-                with self.lock:
+                with self.lock, self._atomic():
                     found = translator.resolve(target, must_exist=False)
                     if found is None or found.kind != kind.lower():
                         if drop.args.get("exists"):
@@ -712,9 +973,12 @@ class Engine:
                 self._ddl.execute(
                     f'DELETE FROM "{database}".{INFO_SCHEMA}.schemata WHERE SCHEMA_NAME = ?', [schema]
                 )
-                del self.catalog.schemas[database.lower()][schema.lower()]
+                schemas = self.catalog.schemas[database.lower()]
+                del schemas[schema.lower()]
+                self._log_undo(lambda: schemas.__setitem__(schema.lower(), schema))
                 self.catalog.bump()
         elif kind == "DATABASE":
+            self._refuse_in_transaction(session, "DROP DATABASE")
             name = (drop.args.get("tables") or [drop.this])[0].name
             with self.lock:
                 found = self.catalog.database(name)
@@ -729,6 +993,7 @@ class Engine:
                 for table in self.catalog.in_database(found):
                     self.catalog.remove(table)
                 del self.catalog.databases[found.lower()]
+                self._refresh_sys_databases()
                 self.catalog.bump()
         else:
             raise SqlServerError(102, f"Incorrect syntax near '{kind or 'DROP'}'.", 15)
@@ -754,6 +1019,12 @@ class Engine:
             return
         name = target.sql("tsql") if target is not None else "?"
         procedure = target.name if isinstance(target, exp.Table) else name
+        if procedure.lower() in ("sp_getapplock", "sp_releaseapplock"):
+            arguments = {(k or "").lower(): v for k, v in (_argument(a) for a in statement.expressions)}
+            take = app_locks.get if procedure.lower() == "sp_getapplock" else app_locks.release
+            self._state(session).return_status = take(session.spid, arguments)
+            yield StatementDone()
+            return
         result = procedures.run(procedure, [_argument(a) for a in statement.expressions])
         if result is not None:
             yield result
@@ -767,6 +1038,14 @@ class Engine:
         if state is None:
             state = session.options[_STATE_KEY] = _SessionState()
         return state
+
+
+def _rowcount_limit(session: Session) -> int:
+    value = session.options.get("rowcount")
+    try:
+        return max(int(str(value).strip()), 0) if value not in (None, "", False) else 0
+    except ValueError:
+        return 0
 
 
 def _collate_property(create: exp.Create) -> str:
@@ -894,3 +1173,21 @@ def _stream(cursor, result, first: list, convert) -> Iterator[tuple]:
                 raise errors.unsupported("Something in this statement's result") from None
     finally:
         cursor.close()
+
+
+# "SET IMPLICIT_TRANSACTIONS ON": these statements start a transaction; "SELECT statements that
+# don't select from a table, such as SELECT GETDATE() or SELECT 1, 'ABC', don't require
+# transactions" (https://learn.microsoft.com/en-us/sql/t-sql/statements/set-implicit-transactions-transact-sql).
+_IMPLICIT_STARTERS = (exp.Insert, exp.Update, exp.Delete, exp.TruncateTable, exp.Create, exp.Drop)
+
+
+def _starts_implicit_transaction(statement: exp.Expression) -> bool:
+    if isinstance(statement, _IMPLICIT_STARTERS):
+        return not (
+            isinstance(statement, (exp.Create, exp.Drop))
+            and (statement.args.get("kind") or "").upper() == "DATABASE"
+        )
+    return (
+        isinstance(statement, (exp.Select, exp.SetOperation, exp.Subquery))
+        and statement.find(exp.Table) is not None
+    )

@@ -26,6 +26,7 @@ from devtools.mssql_emulator import (
     sp_executesql,
     tls,
     tokens,
+    waitfor,
 )
 from devtools.mssql_emulator import faults as fault_commands
 from devtools.mssql_emulator.faults import FaultRegistry, ResultFaults
@@ -60,7 +61,7 @@ PRODUCT_VERSION = (16, 0, 1000)  # SQL Server 2022 RTM, as the engine's @@VERSIO
 FLUSH_BYTES = 256 * 1024  # bytes of encoded rows gathered before one sendall
 
 
-class Attention(Exception):
+class Attention(waitfor.Interrupted):
     """The client sent ATTENTION: stop the current response and acknowledge with DONE_ATTN."""
 
 
@@ -364,7 +365,20 @@ class ClientConnection:
             log.debug("spid %d: batch %r", self.spid, sql[:500])
             self._run_batch(sql)
         elif message.type == packets.PKT_RPC:
-            self._run_rpc(client_messages.parse_rpc_request(message.payload, self.tds_version))
+            try:
+                rpc = client_messages.parse_rpc_request(message.payload, self.tds_version)
+            except ProtocolError as error:
+                # A whole, well-framed message holding a parameter type the emulator cannot
+                # decode (a table-valued parameter, 0xF3: MS-TDS 2.2.5.5.5) is a refused
+                # request, not a broken stream: answer it and keep the connection.
+                if "is not supported by the emulator" not in str(error):
+                    raise
+                log.info("spid %d: %s", self.spid, error)
+                self._send_error_response(
+                    SqlServerError(40517, f"{error}.", 16, 1), token=tokens.TOKEN_DONEPROC
+                )
+                return
+            self._run_rpc(rpc)
         elif message.type == packets.PKT_TRANSACTION_MANAGER:
             self._run_transaction_request(
                 client_messages.parse_transaction_request(message.payload, self.tds_version)
@@ -477,30 +491,32 @@ class ClientConnection:
         if request.begin_new:
             sql += "; BEGIN TRANSACTION"
         try:
-            for _ in self.server.engine.execute_batch(self.session, sql):
-                pass
+            changes = [
+                o for o in self.server.engine.execute_batch(self.session, sql) if isinstance(o, EnvChange)
+            ]
         except SqlServerError as err:
             self._send_error_response(err)
             return
-        w = self.writer.write
-        if request.request_type == client_messages.TM_BEGIN_XACT:
-            self._begin_transaction()
-        else:
-            kind = (
-                tokens.ENV_COMMIT_TRAN
-                if request.request_type == client_messages.TM_COMMIT_XACT
-                else tokens.ENV_ROLLBACK_TRAN
-            )
-            w(tokens.envchange_transaction(kind, self.transaction or b"\x00" * 8))
-            self.transaction = None
-            if request.begin_new:
-                self._begin_transaction()
-        w(tokens.done())
+        # The response: the ENVCHANGE of each transaction begun or ended (types 8, 9, 10 of
+        # MS-TDS 2.2.7.9), then DONE. A nested BEGIN or an inner COMMIT changes none.
+        for change in changes:
+            self._send_envchange(change)
+        self.writer.write(tokens.done())
         self.writer.end_message()
 
     def _begin_transaction(self) -> None:
         self.transaction = struct.pack("<Q", (self.spid << 32) | next(self._transaction_ids))
         self.writer.write(tokens.envchange_transaction(tokens.ENV_BEGIN_TRAN, self.transaction))
+
+    def _end_transaction(self, env_type: int) -> None:
+        self.writer.write(tokens.envchange_transaction(env_type, self.transaction or b"\x00" * 8))
+        self.transaction = None
+
+    def _transaction_ended_by_error(self) -> None:
+        """An error that rolled the transaction back (XACT_ABORT ON, an update conflict) ends
+        the client's transaction descriptor too: a rollback ENVCHANGE before the final DONE."""
+        if self.transaction is not None and not self.server.engine.in_transaction(self.session):
+            self._end_transaction(tokens.ENV_ROLLBACK_TRAN)
 
     # -- streaming a batch's outcomes --
     def _stream_outcomes(self, start_batch, in_proc: bool) -> None:
@@ -510,6 +526,7 @@ class ClientConnection:
         last one goes out without DONE_MORE, as SQL Server does.
         """
         w = self.writer.write
+        self.session.options[waitfor.WAIT_OPTION] = self._wait_for_attention  # WAITFOR DELAY
         done_token = tokens.TOKEN_DONEINPROC if in_proc else tokens.TOKEN_DONE
         pending: tuple[int, int, int] | None = None  # (status, cur_cmd, row count) of the last statement
         failed: SqlServerError | None = None
@@ -550,6 +567,7 @@ class ClientConnection:
             if pending is not None:
                 done_with_more()
             w(tokens.error(failed, SERVER_NAME))
+            self._transaction_ended_by_error()
             pending = (tokens.DONE_ERROR, 0, 0)
         status, cur_cmd, count = pending or (0, 0, 0)
         if in_proc:
@@ -568,6 +586,12 @@ class ClientConnection:
             self.session.database = change.new
             w(tokens.envchange_text(tokens.ENV_DATABASE, change.new, change.old))
             w(tokens.info(5701, f"Changed database context to '{change.new}'.", SERVER_NAME, 1))
+        elif change.kind == "begin_transaction":
+            self._begin_transaction()
+        elif change.kind in ("commit_transaction", "rollback_transaction"):
+            self._end_transaction(
+                tokens.ENV_COMMIT_TRAN if change.kind == "commit_transaction" else tokens.ENV_ROLLBACK_TRAN
+            )
         elif change.kind == "language":
             self.session.language = change.new
             w(tokens.envchange_text(tokens.ENV_LANGUAGE, change.new, change.old))

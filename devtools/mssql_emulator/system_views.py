@@ -17,10 +17,11 @@ keys: those views exist, because asking for them is legal and tools do, and are 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from devtools.mssql_emulator import dm_exec_connections
-from devtools.mssql_emulator.catalog import TableDef
+from devtools.mssql_emulator.catalog import INFO_VIEWS_BY_NAME, TableDef
 from devtools.mssql_emulator.collations import DEFAULT as DEFAULT_COLLATION
 from devtools.mssql_emulator.results import Column
 
@@ -175,9 +176,39 @@ SYS_TYPES = [
     Column("rule_object_id", "int", nullable=False),
     Column("is_table_type", "bit", nullable=False),
 ]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-databases-transact-sql
+# Server-wide: every database's sys.databases lists every database. The snapshot columns say
+# what the emulator's transactions do (README: Transactions and sessions).
+SYS_DATABASES = [
+    Column("name", "nvarchar", length=128, nullable=False),
+    Column("database_id", "int", nullable=False),
+    Column("create_date", "datetime", nullable=False),
+    Column("compatibility_level", "tinyint", nullable=False),
+    Column("collation_name", "nvarchar", length=128),
+    Column("user_access", "tinyint"),
+    Column("user_access_desc", "nvarchar", length=60),
+    Column("is_read_only", "bit"),
+    Column("state", "tinyint"),
+    Column("state_desc", "nvarchar", length=60),
+    Column("recovery_model", "tinyint"),
+    Column("recovery_model_desc", "nvarchar", length=60),
+    Column("snapshot_isolation_state", "tinyint"),
+    Column("snapshot_isolation_state_desc", "nvarchar", length=60),
+    Column("is_read_committed_snapshot_on", "bit"),
+]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-catalog-views/sys-system-views-transact-sql
+SYS_SYSTEM_VIEWS = [
+    Column("name", "nvarchar", length=128, nullable=False),
+    Column("object_id", "int", nullable=False),
+    Column("schema_id", "int", nullable=False),
+    Column("type", "char", length=2),
+    Column("type_desc", "nvarchar", length=60),
+]
 SYS_VIEWS_BY_NAME = {
     # Rows kept by the TDS server (dm_exec_connections.py), not by the engine's DDL.
     "dm_exec_connections": dm_exec_connections.COLUMNS,
+    "databases": SYS_DATABASES,
+    "system_views": SYS_SYSTEM_VIEWS,
     "schemas": SYS_SCHEMAS,
     "objects": SYS_OBJECTS,
     "columns": SYS_COLUMNS,
@@ -453,3 +484,40 @@ def object_rows(table: TableDef, schema_id: int, new_object_id: Callable[[], int
             (table.database, table.schema, table.name, name, table.database, table.schema, table.primary_key)
         )
     return rows
+
+
+def database_rows(names_and_collations: list[tuple[str, str]], created: dt.datetime) -> list[tuple]:
+    """sys.databases rows; database_id numbers the names in sorted order, as DB_ID() does."""
+    ordered = sorted(names_and_collations, key=lambda pair: pair[0].lower())
+    return [
+        (
+            name,
+            index,
+            created,
+            160,
+            collation,
+            0,
+            "MULTI_USER",
+            False,
+            0,
+            "ONLINE",
+            3,
+            "SIMPLE",
+            1,
+            "ON",
+            True,
+        )
+        for index, (name, collation) in enumerate(ordered, start=1)
+    ]
+
+
+def system_view_rows() -> list[tuple]:
+    """sys.system_views: the sys and INFORMATION_SCHEMA views the emulator answers. Their
+    object_id is a stable negative number of the emulator's, not SQL Server's."""
+    names = [("sys", name) for name in SYS_VIEWS_BY_NAME] + [
+        ("INFORMATION_SCHEMA", name.upper()) for name in (*INFO_VIEWS_BY_NAME, *INFO_CONSTRAINT_VIEWS)
+    ]
+    return [
+        (name, -100 - index, BUILTIN_SCHEMA_IDS[schema.lower()], "V", "VIEW")
+        for index, (schema, name) in enumerate(names)
+    ]

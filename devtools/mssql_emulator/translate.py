@@ -966,6 +966,16 @@ class Translator:
         if name == "SCHEMA_ID":
             wanted = _constant(args[0]) if args else "dbo"
             return _literal(self.catalog.schema_id(ctx.database, wanted) if wanted else None)
+        if name == "OBJECT_NAME" and len(args) == 1:
+            # https://learn.microsoft.com/en-us/sql/t-sql/functions/object-name-transact-sql: the
+            # name of a table or view of the current database (constraints: NULL), NULL if unknown.
+            self.cacheable = False
+            database = self.catalog.database(ctx.database) or ""
+            ifs = [
+                exp.If(this=exp.Literal.number(t.object_id), true=exp.Literal.string(t.name))
+                for t in self.catalog.in_database(database)
+            ]
+            return exp.Case(this=args[0].copy(), ifs=ifs) if ifs else exp.Null()
         if name == "OBJECT_ID":
             self.cacheable = False
             kind = _constant(args[1]) if len(args) > 1 else None
