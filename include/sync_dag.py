@@ -132,7 +132,7 @@ def _run_started_at() -> dt.datetime:
 
 
 def failure_metric(table: str):
-    """A failure callback counting the failed attempt as ``table_sync.<table>.failures``."""
+    """A failure callback counting the failed task as ``table_sync.<table>.failures``."""
     from include.sync_metrics import emit_sync_failure
 
     def count_failure(context: dict[str, Any]) -> None:
