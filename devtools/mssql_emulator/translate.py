@@ -235,6 +235,10 @@ def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = F
         base, params = ("real" if int(params[0]) <= 24 else "float"), []
     if base == "varchar" and kind == "TEXT" and not params:
         params = ["max"]
+    # image holds up to 2^31-1 bytes, as varbinary(max) does; xml, not modelled, is its text
+    # (https://learn.microsoft.com/en-us/sql/t-sql/data-types/ntext-text-and-image-transact-sql).
+    if kind in ("IMAGE", "XML") and not params:
+        base, params = ("varbinary" if kind == "IMAGE" else "nvarchar"), ["max"]
     text = base + (f"({','.join(params)})" if params else "")
     try:
         return sqltypes.parse_type(text, name, in_cast=in_cast)
