@@ -307,6 +307,15 @@ class Engine:
                     self.catalog.bump()
         return EnvChange("commit_transaction" if commit else "rollback_transaction", "", "")
 
+    def end_session(self, session: Session) -> None:
+        """The connection is gone: its open transaction is rolled back, as SQL Server does."""
+        transaction = self._state(session).transaction
+        if transaction.active:
+            try:
+                self._end_transaction(transaction, commit=False)
+            except SqlServerError as error:
+                log.warning("spid %s: rolling back at disconnect failed: %s", session.spid, error)
+
     def in_transaction(self, session: Session) -> bool:
         """True while the session has an open transaction (@@TRANCOUNT > 0)."""
         return self._state(session).transaction.active

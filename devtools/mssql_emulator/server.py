@@ -198,6 +198,8 @@ class ClientConnection:
             log.exception("spid %d: unexpected error; closing the connection", self.spid)
         finally:
             self.close()
+            if self.session is not None:
+                self.server.engine.end_session(self.session)
             self.server.forget(self)
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ SET IMPLICIT_TRANSACTIONS (cited in devtools/mssql_emulator/engine.py and transa
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pymssql
@@ -217,3 +218,16 @@ def test_a_write_conflict_is_3960_and_ends_the_losing_transaction(pymssql_connec
     assert _scalar(second, "SELECT @@TRANCOUNT") == 0
     first.cursor().execute("COMMIT")
     assert _scalar(second, f"SELECT v FROM {t}") == 1
+
+
+def test_a_disconnect_rolls_the_open_transaction_back(pymssql_connect):
+    conn, other = pymssql_connect(autocommit=True), pymssql_connect(autocommit=True)
+    t = _table("tx_gone")
+    conn.cursor().execute(f"BEGIN TRAN; CREATE TABLE {t} (a int); INSERT {t} VALUES (1)")
+    conn.close()
+    for _ in range(50):  # the server notices the closed socket on its own thread
+        if _scalar(other, f"SELECT OBJECT_ID('{t}')") is None:  # the catalog has let go of the name
+            break
+        time.sleep(0.05)
+    other.cursor().execute(f"CREATE TABLE {t} (a int)")
+    assert _scalar(other, f"SELECT COUNT(*) FROM {t}") == 0
