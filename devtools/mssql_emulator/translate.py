@@ -965,6 +965,13 @@ class Translator:
             return _literal(SERVER_PROPERTIES.get(_constant(args[0]).lower()) if args else None)
         if name == "DB_ID":
             names = sorted(self.catalog.databases)
+            if args and _constant(args[0]) is None and not isinstance(args[0], exp.Null):
+                # a name known only per row or a typed parameter (sp_executesql binds CAST(...))
+                ifs = [
+                    exp.If(this=exp.Literal.string(n), true=exp.Literal.number(i + 1))
+                    for i, n in enumerate(names)
+                ]
+                return exp.Case(this=exp.Lower(this=exp.cast(args[0].copy(), "VARCHAR")), ifs=ifs)
             wanted = (_constant(args[0]) if args else ctx.database).lower()
             return _literal(names.index(wanted) + 1 if wanted in names else None)
         if name == "SCHEMA_ID":

@@ -142,3 +142,11 @@ def test_sys_system_views_names_the_catalog_views(pymssql_connect):
     conn = pymssql_connect(autocommit=True)
     names = {(r[0], r[1]) for r in _rows(conn, "SELECT name, SCHEMA_NAME(schema_id) FROM sys.system_views")}
     assert {("tables", "sys"), ("databases", "sys"), ("TABLES", "INFORMATION_SCHEMA")} <= names
+
+
+def test_db_id_of_a_parameter_through_sp_executesql(pytds_connect):
+    """python-tds sends parameters by sp_executesql; DB_ID(@p) then reads a typed parameter."""
+    cursor = pytds_connect().cursor()
+    cursor.execute("SELECT DB_ID(%s), DB_ID('tempdb')", ("tempdb",))
+    first, second = cursor.fetchone()
+    assert first == second and first is not None
