@@ -449,6 +449,16 @@ class ClientConnection:
             command_name = rpc.proc_name.replace("[", "").replace("]", "").split(".", 1)[1]
             self._run_emulator_commands([fault_commands.EmulatorCommand(command_name.lower(), params)])
             return
+        if name in ("sp_reset_connection", "sys.sp_reset_connection"):
+            # What a connection pool calls before reuse: the open transaction ends (rolled back)
+            # as with the RESETCONNECTION status bit of MS-TDS 2.2.3.1.2; then return status 0.
+            self.server.engine.end_session(self.session)
+            if self.transaction is not None:
+                self._end_transaction(tokens.ENV_ROLLBACK_TRAN)
+            self.writer.write(tokens.return_status(0))
+            self.writer.write(tokens.done(token=tokens.TOKEN_DONEPROC))
+            self.writer.end_message()
+            return
         if name not in ("sp_executesql", "sys.sp_executesql"):
             self._send_error_response(
                 SqlServerError(

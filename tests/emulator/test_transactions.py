@@ -231,3 +231,15 @@ def test_a_disconnect_rolls_the_open_transaction_back(pymssql_connect):
         time.sleep(0.05)
     other.cursor().execute(f"CREATE TABLE {t} (a int)")
     assert _scalar(other, f"SELECT COUNT(*) FROM {t}") == 0
+
+
+def test_sp_reset_connection_rolls_back_and_answers(pytds_connect):
+    """python-tds' connection pool calls sp_reset_connection (an RPC) before reusing a connection."""
+    conn, other = pytds_connect(), pytds_connect()
+    t = _table("tx_reset")
+    other.cursor().execute(f"CREATE TABLE {t} (a int)")
+    cursor = conn.cursor()
+    cursor.execute(f"BEGIN TRAN; INSERT {t} VALUES (1)")
+    cursor.callproc("sp_reset_connection", [])
+    assert _scalar(conn, "SELECT @@TRANCOUNT") == 0
+    assert _scalar(other, f"SELECT COUNT(*) FROM {t}") == 0
