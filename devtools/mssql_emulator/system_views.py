@@ -270,11 +270,28 @@ INFO_CONSTRAINT_COLUMN_USAGE = [
     Column("CONSTRAINT_SCHEMA", "nvarchar", length=128),
     Column("CONSTRAINT_NAME", "nvarchar", length=128, nullable=False),
 ]
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-information-schema-views/routines-transact-sql
+# Always empty: the emulator has no procedures or functions (CREATE PROCEDURE is 40517).
+INFO_ROUTINES = [
+    Column("SPECIFIC_CATALOG", "nvarchar", length=128),
+    Column("SPECIFIC_SCHEMA", "nvarchar", length=128),
+    Column("SPECIFIC_NAME", "nvarchar", length=128, nullable=False),
+    Column("ROUTINE_CATALOG", "nvarchar", length=128),
+    Column("ROUTINE_SCHEMA", "nvarchar", length=128),
+    Column("ROUTINE_NAME", "nvarchar", length=128, nullable=False),
+    Column("ROUTINE_TYPE", "nvarchar", length=20),
+    Column("DATA_TYPE", "nvarchar", length=128),
+    Column("ROUTINE_DEFINITION", "nvarchar", length=4000),
+    Column("CREATED", "datetime", nullable=False),
+    Column("LAST_ALTERED", "datetime", nullable=False),
+]
+# The INFORMATION_SCHEMA views kept in the engine's own tables besides catalog.py's four.
 INFO_CONSTRAINT_VIEWS = {
     "key_column_usage": INFO_KEY_COLUMN_USAGE,
     "referential_constraints": INFO_REFERENTIAL_CONSTRAINTS,
     "table_constraints": INFO_TABLE_CONSTRAINTS,
     "constraint_column_usage": INFO_CONSTRAINT_COLUMN_USAGE,
+    "routines": INFO_ROUTINES,
 }
 
 # What drop removes: the __info tables holding rows of one object, by the columns naming it

@@ -150,3 +150,11 @@ def test_db_id_of_a_parameter_through_sp_executesql(pytds_connect):
     cursor.execute("SELECT DB_ID(%s), DB_ID('tempdb')", ("tempdb",))
     first, second = cursor.fetchone()
     assert first == second and first is not None
+
+
+def test_information_schema_routines_is_empty(pymssql_connect):
+    conn = pymssql_connect(autocommit=True)
+    assert _rows(
+        conn, "SELECT COUNT(*) FROM INFORMATION_SCHEMA.ROUTINES WHERE ROUTINE_TYPE = 'PROCEDURE'"
+    ) == [(0,)]
+    assert _error_number(conn, "CREATE PROCEDURE p AS SELECT 1") == 40517
