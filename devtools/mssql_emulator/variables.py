@@ -26,6 +26,10 @@ _ONE_DECLARATION = re.compile(
 _SET = re.compile(r"^\s*SET\s+(?P<name>@\w+)\s*(?P<op>[-+*/%&|^]?=)\s*(?P<value>.+?);?\s*$", re.I | re.S)
 _SELECT_ASSIGNS = re.compile(r"^\s*SELECT\s+@\w+\s*=(?!=)", re.I)
 _EXEC_STATUS = re.compile(r"^\s*EXEC(?:UTE)?\s+(?P<name>@\w+)\s*=\s*(?P<rest>.+)$", re.I | re.S)
+# A module's definition declares its own parameters and variables: none of the batch's.
+_DEFINITION = re.compile(
+    r"^\s*(?:CREATE|ALTER)\s+(?:OR\s+ALTER\s+)?(?:PROC|PROCEDURE|FUNCTION|TRIGGER)\b", re.I
+)
 # In EXEC, "@name =" names a procedure's parameter, not a variable.
 _PARAMETER_NAME = re.compile(r"\s*=(?!=)")
 
@@ -45,7 +49,7 @@ class BatchVariables:
 
     def substitute(self, text: str) -> str:
         """``text`` with each variable read replaced by its typed value (137 if undeclared)."""
-        if "@" not in text:
+        if "@" not in text or _DEFINITION.match(text):
             return text
         in_exec = text.lstrip()[:4].upper() == "EXEC"
 

@@ -157,4 +157,4 @@ def test_information_schema_routines_is_empty(pymssql_connect):
     assert _rows(
         conn, "SELECT COUNT(*) FROM INFORMATION_SCHEMA.ROUTINES WHERE ROUTINE_TYPE = 'PROCEDURE'"
     ) == [(0,)]
-    assert _error_number(conn, "CREATE PROCEDURE p AS SELECT 1") == 40517
+    assert _error_number(conn, "CREATE PROCEDURE p (@param int) AS SELECT @param") == 40517
