@@ -150,10 +150,14 @@ class Engine:
 
     def _run_text(self, session: Session, text: str) -> Iterator[Outcome]:
         variables = self._state(session).variables
-        if variables.run(
+        kind = variables.run(
             text, lambda sql: self._evaluate(session, sql), lambda sql: self._exec_status(session, sql)
-        ):
-            yield StatementDone()
+        )
+        if kind is not None:
+            if isinstance(kind, int):
+                yield self._count(session, kind)
+            elif kind != "declare":
+                yield StatementDone()
             return
         text = variables.substitute(text)
         seconds = waitfor.delay_seconds(text)

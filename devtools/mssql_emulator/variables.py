@@ -67,8 +67,10 @@ class BatchVariables:
 
         return _SQL_TOKENS.sub(replace, text)
 
-    def run(self, text: str, evaluate: Evaluate, execute_status: Callable[[str], int]) -> bool:
-        """Run ``text`` if it is a variable statement; False if it is some other statement."""
+    def run(self, text: str, evaluate: Evaluate, execute_status: Callable[[str], int]) -> str | int | None:
+        """Run ``text`` if it is a variable statement: "declare" (SQL Server sends no DONE for
+        it), "assign", or for SELECT @v = ... the rows it read (SQL Server counts them);
+        None if it is some other statement."""
         declare = _DECLARE.match(text)
         if declare:
             for piece in _top_level_split(declare.group("body")):
@@ -83,17 +85,16 @@ class BatchVariables:
                 self._values[one.group("name").lower()] = (declared, None)
                 if one.group("value"):
                     self._assign(one.group("name"), one.group("value"), evaluate)
-            return True
+            return "declare"
         assignment = _SET.match(text)
         if assignment:
             name, op, value = assignment.group("name", "op", "value")
             if op != "=":
                 value = f"{name} {op[0]} ({value})"
             self._assign(name, value, evaluate)
-            return True
+            return "assign"
         if _SELECT_ASSIGNS.match(text):
-            self._select_assign(text, evaluate)
-            return True
+            return self._select_assign(text, evaluate)
         status = _EXEC_STATUS.match(text)
         if status:
             name = status.group("name")
@@ -101,8 +102,8 @@ class BatchVariables:
                 raise _must_declare(name)
             code = execute_status(self.substitute("EXEC " + status.group("rest")))
             self._values[name.lower()] = (self._values[name.lower()][0], code)
-            return True
-        return False
+            return "assign"
+        return None
 
     def _assign(self, name: str, expression: str, evaluate: Evaluate) -> None:
         found = self._values.get(name.lower())
@@ -111,7 +112,7 @@ class BatchVariables:
         rows = evaluate(f"SELECT CAST(({self.substitute(expression)}) AS {found[0]})")
         self._values[name.lower()] = (found[0], rows[0][0] if rows else None)
 
-    def _select_assign(self, text: str, evaluate: Evaluate) -> None:
+    def _select_assign(self, text: str, evaluate: Evaluate) -> int:
         """SELECT @a = x, @b = y FROM ...: "If the SELECT statement returns more than one value,
         the variable is assigned the last value that is returned"; none leaves it unchanged
         (https://learn.microsoft.com/en-us/sql/t-sql/language-elements/select-local-variable-transact-sql)."""
@@ -134,6 +135,7 @@ class BatchVariables:
         if rows:
             for name, value in zip(targets, rows[-1], strict=True):
                 self._values[name] = (self._values[name][0], value)
+        return len(rows)
 
 
 def _plain(value):

@@ -158,3 +158,14 @@ def test_information_schema_routines_is_empty(pymssql_connect):
         conn, "SELECT COUNT(*) FROM INFORMATION_SCHEMA.ROUTINES WHERE ROUTINE_TYPE = 'PROCEDURE'"
     ) == [(0,)]
     assert _error_number(conn, "CREATE PROCEDURE p (@param int) AS SELECT @param") == 40517
+
+
+def test_declare_sends_no_done_and_each_assignment_one(pytds_connect):
+    """SQL Server answers DECLARE with nothing and each SELECT @v = ... with a DONE, so a
+    client sees two empty sets before the query's."""
+    cursor = pytds_connect().cursor()
+    cursor.execute("DECLARE @v int\nSELECT @v = 1\nSELECT @v = 2\nSELECT 'value'")
+    assert not cursor.description
+    assert cursor.nextset() and not cursor.description
+    assert cursor.nextset() and cursor.fetchall() == [("value",)]
+    assert not cursor.nextset()
