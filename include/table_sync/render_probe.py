@@ -258,7 +258,10 @@ def load_through_postgres(target: psycopg.Connection, cases: Sequence[ProbeCase]
     with target.transaction(force_rollback=True):
         target.execute(sql.SQL("CREATE TEMP TABLE table_sync_render_probe ({})").format(columns))
         with target.cursor() as cursor:
-            with cursor.copy("COPY table_sync_render_probe FROM STDIN (FORMAT csv)") as copy:
+            # Labelled, so pg_stat_activity tells it from the COPY of the rows.
+            with cursor.copy(
+                "/* table_sync render probe */ COPY table_sync_render_probe FROM STDIN (FORMAT csv)"
+            ) as copy:
                 copy.write(line + "\n")
             cursor.execute("SELECT * FROM table_sync_render_probe")
             rows = cursor.fetchall()
@@ -345,7 +348,8 @@ def run_probe(
 def _compare(report: ProbeReport, cases: Sequence[ProbeCase], load) -> None:
     try:
         received = load(cases, report.line)
-    except (psycopg.Error, SyncError, ValueError, KeyError, csv.Error) as exc:
+    except (psycopg.DataError, SyncError, ValueError, KeyError, csv.Error) as exc:
+        # A value PostgreSQL refuses (22xxx) is a rendering difference; a lost connection is not.
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         report.failure = f"the probe line could not be loaded ({type(exc).__name__}: {first_line})"
         try:
