@@ -36,8 +36,9 @@ from devtools.demo_source.generate import (
 )
 from devtools.demo_source.rows import DATETIME2_SENTINEL
 from include.table_sync.transfer import read_ahead
+from tests.conftest import CONTRACT_DIR
 
-CONTRACT = Path("/work/shared/contract/vwZSDOrder_Advanced.csv")
+CONTRACT = CONTRACT_DIR / "vwZSDOrder_Advanced.csv"
 REPO = Path(__file__).resolve().parents[1]
 
 
