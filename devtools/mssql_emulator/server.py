@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from devtools.mssql_emulator import (
     client_messages,
     dm_exec_connections,
+    errors,
     login_policy,
     packets,
     sp_executesql,
@@ -461,12 +462,8 @@ class ClientConnection:
             return
         if name not in ("sp_executesql", "sys.sp_executesql"):
             self._send_error_response(
-                SqlServerError(
-                    50000,
-                    f"The emulator runs only sp_executesql over RPC; '{rpc.proc_name}' is "
-                    f"not supported. Send the statement as a SQL batch.",
-                    16,
-                    1,
+                errors.unsupported(
+                    f"The procedure '{rpc.proc_name}' called over RPC (only sp_executesql is)"
                 ),
                 token=tokens.TOKEN_DONEPROC,
             )
@@ -492,12 +489,7 @@ class ClientConnection:
         sql = statements.get(request.request_type)
         if sql is None:
             self._send_error_response(
-                SqlServerError(
-                    50000,
-                    f"Transaction manager request {request.request_type} is not supported by the emulator.",
-                    16,
-                    1,
-                )
+                errors.unsupported(f"Transaction manager request {request.request_type}")
             )
             return
         if request.begin_new:
@@ -571,7 +563,9 @@ class ClientConnection:
             raise
         except Exception as exc:  # an engine bug must not take the connection down
             log.exception("spid %d: engine failure", self.spid)
-            failed = SqlServerError(50000, f"Internal emulator error: {exc}", 16, 1)
+            # The traceback is in the emulator's log; the client gets SQL Server's shape of error,
+            # never Python's text.
+            failed = errors.unsupported(f"Something in this batch ({type(exc).__name__} in the emulator)")
         finally:
             _close_rows(outcomes)
         if failed is not None:

@@ -234,3 +234,16 @@ def test_the_4104_error_reaches_a_client_over_tds(pymssql_connect):
     number, message = caught.value.args
     assert number == 4104
     assert message.startswith(b'The multi-part identifier "nope.a" could not be bound.')
+
+
+def test_a_procedure_the_emulator_lacks_over_rpc_is_40517_and_the_connection_stays(pymssql_connect):
+    # pymssql's callproc sends an RPC request (MS-TDS 2.2.6.6) naming the procedure.
+    with pymssql_connect() as conn:
+        cursor = conn.cursor()
+        with pytest.raises(pymssql.DatabaseError) as caught:
+            cursor.callproc("sp_who")
+        number, message = caught.value.args
+        assert number == 40517
+        assert b"sp_who" in message and b"not supported by the emulator" in message
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
