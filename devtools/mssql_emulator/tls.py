@@ -165,22 +165,14 @@ def starts_with_tls(sock: socket.socket) -> bool:
 
 def accept_direct(sock: socket.socket, context: ssl.SSLContext) -> TlsChannel:
     """TDS 8.0: the TLS handshake on the bare stream, before the client's PRELOGIN."""
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = context.wrap_bio(incoming, outgoing, server_side=True)
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            pass
-        if outgoing.pending:
-            sock.sendall(outgoing.read())
+
+    def receive() -> bytes:
         data = sock.recv(RECV_BYTES)
         if not data:
             raise ConnectionClosed()
-        incoming.write(data)
-    if outgoing.pending:
-        sock.sendall(outgoing.read())
+        return data
+
+    tls, incoming, outgoing = _handshake(context, sock.sendall, receive)
     return TlsChannel(sock, tls, incoming, outgoing)
 
 
@@ -189,6 +181,27 @@ def accept_in_prelogin(reader: PacketReader, send_prelogin, context: ssl.SSLCont
 
     ``send_prelogin(payload)`` sends one PRELOGIN message: SQL Server answers the client's
     handshake packets with packet type 0x12 too (older go-mssqldb accepts nothing else).
+    """
+
+    def receive() -> bytes:
+        packet_type, _status, payload = reader.read_packet()
+        if packet_type != 0x12:
+            raise ProtocolError(
+                f"expected a PRELOGIN packet with TLS handshake data, got type {packet_type:#x}"
+            )
+        return payload
+
+    tls, incoming, outgoing = _handshake(context, send_prelogin, receive)
+    channel = TlsChannel(reader.sock, tls, incoming, outgoing)
+    # The client's first TLS record (its LOGIN7) may already sit in the reader's read-ahead.
+    channel.feed(reader.take_buffered())
+    return channel
+
+
+def _handshake(context: ssl.SSLContext, send, receive):
+    """Run the server side of a TLS handshake over ``send(bytes)`` / ``receive() -> bytes``.
+
+    The two TDS transports differ only there: the bare stream (TDS 8.0) or PRELOGIN packets (7.x).
     """
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = context.wrap_bio(incoming, outgoing, server_side=True)
@@ -199,16 +212,8 @@ def accept_in_prelogin(reader: PacketReader, send_prelogin, context: ssl.SSLCont
         except ssl.SSLWantReadError:
             pass
         if outgoing.pending:
-            send_prelogin(outgoing.read())
-        packet_type, _status, payload = reader.read_packet()
-        if packet_type != 0x12:
-            raise ProtocolError(
-                f"expected a PRELOGIN packet with TLS handshake data, got type {packet_type:#x}"
-            )
-        incoming.write(payload)
+            send(outgoing.read())
+        incoming.write(receive())
     if outgoing.pending:
-        send_prelogin(outgoing.read())
-    channel = TlsChannel(reader.sock, tls, incoming, outgoing)
-    # The client's first TLS record (its LOGIN7) may already sit in the reader's read-ahead.
-    channel.feed(reader.take_buffered())
-    return channel
+        send(outgoing.read())
+    return tls, incoming, outgoing

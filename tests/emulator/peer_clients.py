@@ -13,6 +13,11 @@ from devtools.peer_clients import environment
 from devtools.peer_clients.probe import untag
 
 PROBE = environment.REPO_ROOT / "devtools" / "peer_clients" / "probe.py"
+# What every client reads about its own connection: database, login and whether TLS is on.
+SESSION_SQL = (
+    "SELECT DB_NAME() AS db, SUSER_NAME() AS login_name, c.encrypt_option "
+    "FROM sys.dm_exec_connections AS c WHERE c.session_id = @@SPID"
+)
 
 
 def probe(job: dict, timeout: float = 120) -> dict:

@@ -25,7 +25,7 @@ from decimal import Decimal
 import pytest
 
 from devtools.peer_clients import environment
-from tests.emulator.peer_clients import probe, result_rows
+from tests.emulator.peer_clients import SESSION_SQL, probe, result_rows
 from tests.emulator.test_clients import (
     BAD_LOGIN,
     EVERY_TYPE,
@@ -60,10 +60,6 @@ NULL_QUERY = "SELECT " + ", ".join(
     f"CAST(NULL AS {sql_type}) AS null_{i}"
     for i, sql_type in enumerate(NULL_TYPES)
     if sql_type != "decimal(38,10)"
-)
-SESSION_SQL = (
-    "SELECT DB_NAME() AS db, SUSER_NAME() AS login_name, c.encrypt_option "
-    "FROM sys.dm_exec_connections AS c WHERE c.session_id = @@SPID"
 )
 
 

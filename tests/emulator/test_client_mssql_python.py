@@ -15,7 +15,7 @@ import pytest
 
 from devtools.certificates import self_signed_server_certificate
 from devtools.mssql_emulator import MssqlEmulator
-from tests.emulator.peer_clients import msodbcsql_driver, probe, result_rows
+from tests.emulator.peer_clients import SESSION_SQL, msodbcsql_driver, probe, result_rows
 from tests.emulator.test_clients import (
     BAD_LOGIN,
     EVERY_TYPE_QUERY,
@@ -26,11 +26,6 @@ from tests.emulator.test_clients import (
     SYNTAX_ERROR,
     SYNTAX_ERROR_QUERY,
     assert_every_type,
-)
-
-SESSION_SQL = (
-    "SELECT DB_NAME() AS db, SUSER_NAME() AS login_name, c.encrypt_option "
-    "FROM sys.dm_exec_connections AS c WHERE c.session_id = @@SPID"
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator.peer_clients import probe, result_rows
+from tests.emulator.peer_clients import SESSION_SQL, probe, result_rows
 from tests.emulator.test_clients import (
     BAD_LOGIN,
     EVERY_TYPE_QUERY,
@@ -20,11 +20,6 @@ from tests.emulator.test_clients import (
     SYNTAX_ERROR,
     SYNTAX_ERROR_QUERY,
     assert_every_type,
-)
-
-SESSION_SQL = (
-    "SELECT DB_NAME() AS db, SUSER_NAME() AS login_name, c.encrypt_option "
-    "FROM sys.dm_exec_connections AS c WHERE c.session_id = @@SPID"
 )
 
 
