@@ -26,9 +26,12 @@ fail_next_query             @error [@message]    the next batch fails with ERROR
                                                  connection, as SQL Server does.
 disconnect_after_rows       @rows                the next result set sends @rows rows, then the
                                                  socket is closed mid-response (no DONE)
-stall_after_rows            @rows @ms            the next result set sends @rows rows, then
-                                                 pauses @ms milliseconds (an ATTENTION from the
-                                                 client ends the pause and the response)
+stall_after_rows            @rows @ms            the next result set to reach @rows rows
+                                                 pauses after that row for @ms milliseconds (an
+                                                 ATTENTION from the client ends the pause and
+                                                 the response); shorter result sets pass
+                                                 untouched and leave the fault armed, so one-row
+                                                 probes before a big read cannot use it up
 malformed_value             @column [@value]     the next result set with a column of that name
                                                  (case-insensitive) has its value replaced in
                                                  every row. String columns get @value (default
@@ -130,6 +133,7 @@ class ResultFaults:
     disconnect_after_rows: int | None = None
     stall_after_rows: int | None = None
     stall_ms: int = 0
+    stall: Fault | None = None  # armed, not yet claimed: claimed when the row count gets there
     malformed: dict[int, object] = field(default_factory=dict)  # column index -> value
 
     @property
@@ -203,6 +207,20 @@ class FaultRegistry:
                     return fault
         return None
 
+    def _peek(self, kind: str) -> Fault | None:
+        with self._lock:
+            return next((f for f in self._faults if f.kind == kind), None)
+
+    def claim(self, fault: Fault) -> bool:
+        """Consume one firing of ``fault`` if another result set has not used it up meanwhile."""
+        with self._lock:
+            if not any(f is fault for f in self._faults):
+                return False
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._faults = [f for f in self._faults if f is not fault]
+            return True
+
     def take(self, kind: str) -> Fault | None:
         """Consume one firing of the oldest armed fault of ``kind``."""
         return self._take(lambda f: f.kind == kind)
@@ -226,8 +244,9 @@ class FaultRegistry:
         fault = self.take("disconnect_after_rows")
         if fault:
             result.disconnect_after_rows = fault.params["rows"]
-        fault = self.take("stall_after_rows")
+        fault = self._peek("stall_after_rows")
         if fault:
+            result.stall = fault
             result.stall_after_rows = fault.params["rows"]
             result.stall_ms = fault.params["ms"]
         names = {c.name.lower(): i for i, c in enumerate(columns)}

@@ -704,7 +704,7 @@ class ClientConnection:
                         count,
                     )
                     raise ClientGone()
-                if count == row_faults.stall_after_rows:
+                if count == row_faults.stall_after_rows and self.server.faults.claim(row_faults.stall):
                     writer.flush_all_without_eom()
                     log.info(
                         "fault stall_after_rows: spid %d pauses %d ms after %d rows",

@@ -242,7 +242,7 @@ def running_extract(stack: EmbeddedStack, run_id: str) -> dict | None:
 
 
 def arm_extract_stall(stack: EmbeddedStack) -> None:
-    """The next result set the emulator sends (the next run's schema check) pauses after 10 rows."""
+    """The next result set of 10 rows or more (the next run's schema check) pauses after its 10th."""
     with contextlib.closing(stack.source_connection()) as conn:
         conn.autocommit(True)
         conn.cursor().execute(

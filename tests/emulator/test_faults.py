@@ -170,6 +170,24 @@ def test_stall_after_rows_pauses_then_completes(admin, fault_rows, pytds_connect
     assert len(rows) == 200 and elapsed >= 1.4
 
 
+def test_stall_waits_for_a_result_set_that_reaches_its_row_count(admin, fault_rows, pytds_connect):
+    # A sync's one-row probes (server facts, render probe) come before the read a test means to
+    # hold: they must neither stall nor use the fault up.
+    admin.execute("EXEC emulator.inject_fault @kind = N'stall_after_rows', @rows = 5, @ms = 1500")
+    with pytds_connect() as conn, conn.cursor() as cursor:
+        started = time.monotonic()
+        cursor.execute("SELECT 1 UNION ALL SELECT 2")
+        assert cursor.fetchall() == [(1,), (2,)]
+        assert time.monotonic() - started < 1.0
+        cursor.execute(ROWS_QUERY)
+        assert len(cursor.fetchall()) == 200
+        assert time.monotonic() - started >= 1.4
+        held = time.monotonic()
+        cursor.execute(ROWS_QUERY)  # fired once: gone
+        assert len(cursor.fetchall()) == 200
+        assert time.monotonic() - held < 1.0
+
+
 def test_pymssql_timeout_during_a_stall(admin, fault_rows, pymssql_connect):
     # FreeTDS gives up on the connection when pymssql's query timeout expires (it does not send
     # ATTENTION); the server must survive the vanished client.
