@@ -32,6 +32,8 @@ import pymssql
 import pytds
 import pytest
 
+from tests.emulator.login_errors import pymssql_login_error
+
 UTC_PLUS_1 = dt.timezone(dt.timedelta(hours=1))
 
 # (column, T-SQL expression, value a Python client must return)
@@ -195,13 +197,11 @@ def test_pymssql_reads_null_of_every_type(pymssql_connect):
         assert cursor.fetchall() == [(None,) * len(NULL_TYPES)]
 
 
-def test_pymssql_bad_login_is_18456(pymssql_connect):
-    with pytest.raises(pymssql.OperationalError) as caught:
-        pymssql_connect(password="not-the-" + "password")
-    # pymssql wraps a failed login's (number, message) in one more tuple than query errors.
-    number, message = caught.value.args[0]
+def test_pymssql_bad_login_is_18456(emulator):
+    # In a fresh process: pymssql keeps the last server message process-wide (login_errors.py).
+    number, message = pymssql_login_error(emulator, password="not-the-" + "password")
     assert number == BAD_LOGIN
-    assert message.startswith(b"Login failed for user 'demo'.")
+    assert message.startswith("Login failed for user 'demo'.")
 
 
 @pytest.mark.parametrize(
