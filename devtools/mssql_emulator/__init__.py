@@ -45,6 +45,7 @@ class MssqlEmulator:
         tls_key: str | os.PathLike | None = None,
         force_encryption: bool = False,
         render_deviation: str | None = None,
+        cache_mb: int | None = None,
     ):
         self.user = user
         self.password = password
@@ -58,6 +59,7 @@ class MssqlEmulator:
         self.force_encryption = force_encryption
         # Passed on in translate.RENDER_DEVIATION_ENV; translate decides what it means.
         self.render_deviation = render_deviation
+        self.cache_mb = cache_mb  # the result cache's size (None: the server's default)
         self._process: subprocess.Popen | None = None
         self._stderr = None
 
@@ -117,6 +119,8 @@ class MssqlEmulator:
             command += ["--tls-key", str(self.tls_key)]
         if self.force_encryption:
             command.append("--force-encryption")
+        if self.cache_mb is not None:
+            command += ["--cache-mb", str(self.cache_mb)]
         self._process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,

@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='refuse clients that do not encrypt, as SQL Server with "Force Encryption" does',
     )
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--cache-mb", type=int, default=None, help="MiB of encoded results kept for replay (default 512)"
+    )
     args = parser.parse_args(argv)
     if args.password is None:
         args.password = os.environ.get(PASSWORD_ENV)
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(threadName)s %(message)s",
     )
+    from devtools.mssql_emulator.result_cache import DEFAULT_CACHE_BYTES
     from devtools.mssql_emulator.server import EmulatorServer
     from devtools.mssql_emulator.tls import ServerTls
 
@@ -71,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         database=args.database,
         server_tls=server_tls,
         force_encryption=args.force_encryption,
+        cache_bytes=args.cache_mb * 2**20 if args.cache_mb is not None else DEFAULT_CACHE_BYTES,
     )
     stop = threading.Event()
 
