@@ -35,6 +35,7 @@ from devtools.mssql_emulator import (
     procedures,
     sqltypes,
     system_views,
+    textsize,
     translate,
     waitfor,
 )
@@ -233,7 +234,10 @@ class Engine:
         if first == "SET" and len(words) >= 2 and not words[1].startswith("@"):
             option = words[1].lower()
             value = " ".join(words[2:])
-            session.options[option] = value.upper() == "ON" if value.upper() in ("ON", "OFF") else value
+            if option == textsize.OPTION:
+                session.options[option] = textsize.parse_set(value)
+            else:
+                session.options[option] = value.upper() == "ON" if value.upper() in ("ON", "OFF") else value
             if option == "language" and value:
                 old, session.language = session.language, value.strip("'[]")
                 return (
@@ -401,7 +405,12 @@ class Engine:
     def _context(self, session: Session) -> translate.Context:
         state = self._state(session)
         return translate.Context(
-            session.database, session.user, session.spid, state.trancount, state.rowcount
+            session.database,
+            session.user,
+            session.spid,
+            state.trancount,
+            state.rowcount,
+            textsize.of_session(session.options),
         )
 
     def _translate_query(self, session: Session, query: exp.Expression) -> translate.Translation:

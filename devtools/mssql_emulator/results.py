@@ -22,6 +22,10 @@ class Column:
     ``scale`` is also the fractional-seconds precision of time/datetime2/datetimeoffset.
     ``collation`` is the SQL Server collation name of a text column (char, varchar, nchar,
     nvarchar), None for every other type: see ``collations`` for how it is chosen.
+    ``legacy_lob`` is "text", "ntext" or "image" for a column declared with one of those
+    deprecated types: the engine stores and computes it as varchar(max), nvarchar(max) or
+    varbinary(max) (``sql_type``, length -1), and the TDS layer sends it as TEXTTYPE, NTEXTTYPE
+    or IMAGETYPE with a text pointer ([MS-TDS] 2.2.5.4.3).
     """
 
     name: str
@@ -31,6 +35,7 @@ class Column:
     scale: int | None = None
     nullable: bool = True
     collation: str | None = None
+    legacy_lob: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from devtools.mssql_emulator import (
     login_policy,
     packets,
     sp_executesql,
+    textsize,
     tls,
     tokens,
     waitfor,
@@ -319,6 +320,7 @@ class ClientConnection:
             return False
 
         self.session = Session(user=user, database=database, spid=self.spid)
+        self.session.options[textsize.OPTION] = textsize.at_login(login.option_flags2, self.tds_version)
         w = self.writer.write
         w(tokens.envchange_text(tokens.ENV_DATABASE, database, "master"))
         w(tokens.info(5701, f"Changed database context to '{database}'.", SERVER_NAME, 2))
@@ -608,6 +610,7 @@ class ClientConnection:
     def _send_result_set(self, result: ResultSet) -> int:
         """COLMETADATA and every row; returns the row count. Uses and fills the cache."""
         row_faults = self.server.faults.take_result_faults(result.columns)
+        text_limit = textsize.byte_limit(self.session.options)
         cache_key = None
         # Connection rows change without a catalog version bump (see dm_exec_connections).
         if (
@@ -615,7 +618,7 @@ class ClientConnection:
             and not row_faults.any
             and not dm_exec_connections.mentioned_in(result.cache_key)
         ):
-            cache_key = (result.cache_key, self.tds_version)
+            cache_key = (result.cache_key, self.tds_version, text_limit)
             cached = self.server.cache.get(cache_key)
             if cached is not None:
                 _close_rows(result.rows)
@@ -630,7 +633,7 @@ class ClientConnection:
             _close_rows(rows)
             raise
         rows = _after_first(first, rows) if first is not None else iter(())
-        compiled = tokens.compile_columns(result.columns, self.tds_version)
+        compiled = tokens.compile_columns(result.columns, self.tds_version, text_limit)
         encode_row = tokens.row_encoder(compiled, self.tds_version)
         self.writer.write(compiled.colmetadata)
         if row_faults.any:

@@ -26,15 +26,19 @@ _ALIASES = {
     "character": "char",
     "national character varying": "nvarchar",
     "sysname": "nvarchar",
-    "text": "varchar",
-    "ntext": "nvarchar",
     "binary": "varbinary",
-    "image": "varbinary",
     "smalldatetime": "datetime",
     "smallmoney": "money",
     "rowversion": "varbinary",
     "timestamp": "varbinary",
 }
+
+# The deprecated large-object types, and the (max) type each is stored and computed as: "Use
+# nvarchar(max), varchar(max), and varbinary(max) instead"; text holds up to 2^31-1 bytes, ntext
+# 2^30-1 characters, image 2^31-1 bytes
+# (https://learn.microsoft.com/en-us/sql/t-sql/data-types/ntext-text-and-image-transact-sql).
+LEGACY_LOBS = {"text": "varchar", "ntext": "nvarchar", "image": "varbinary"}
+_LEGACY_MAXIMUM_LENGTH = {"text": 2147483647, "ntext": 1073741823, "image": 2147483647}
 
 _DECL = re.compile(r"^\s*([a-z][a-z0-9_ ]*?)\s*(?:\(\s*(max|-?\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$", re.I)
 
@@ -50,6 +54,10 @@ def parse_type(text: str, name: str = "", *, in_cast: bool = False) -> Column:
         raise TypeError_(f"Column, parameter, or variable : Cannot find data type {text}.")
     base = _ALIASES.get(match.group(1).lower(), match.group(1).lower())
     size, scale = match.group(2), match.group(3)
+    if base in LEGACY_LOBS:
+        if size:
+            raise TypeError_(f"Cannot specify a column width on data type {base}.")
+        return Column(name, LEGACY_LOBS[base], length=-1, legacy_lob=base)
     length = -1 if size and size.lower() == "max" else (int(size) if size else None)
     if text.strip().lower() == "sysname":
         return Column(name, "nvarchar", length=128)
@@ -170,7 +178,7 @@ def information_schema_facts(col: Column) -> dict:
     """What INFORMATION_SCHEMA.COLUMNS says about a column of this type."""
     t = col.sql_type
     facts = dict(
-        DATA_TYPE=t,
+        DATA_TYPE=col.legacy_lob or t,
         CHARACTER_MAXIMUM_LENGTH=None,
         CHARACTER_OCTET_LENGTH=None,
         NUMERIC_PRECISION=None,
@@ -178,7 +186,11 @@ def information_schema_facts(col: Column) -> dict:
         NUMERIC_SCALE=None,
         DATETIME_PRECISION=None,
     )
-    if t in STRING_TYPES or t == "varbinary":
+    if col.legacy_lob:
+        characters = _LEGACY_MAXIMUM_LENGTH[col.legacy_lob]
+        facts["CHARACTER_MAXIMUM_LENGTH"] = characters
+        facts["CHARACTER_OCTET_LENGTH"] = characters * 2 if col.legacy_lob == "ntext" else characters
+    elif t in STRING_TYPES or t == "varbinary":
         wide = 2 if t in ("nvarchar", "nchar") else 1
         facts["CHARACTER_MAXIMUM_LENGTH"] = col.length
         facts["CHARACTER_OCTET_LENGTH"] = -1 if col.length == -1 else col.length * wide

@@ -244,6 +244,9 @@ DATENTYPE = 0x28
 TIMENTYPE = 0x29
 DATETIME2NTYPE = 0x2A
 DATETIMEOFFSETNTYPE = 0x2B
+IMAGETYPE = 0x22
+TEXTTYPE = 0x23
+NTEXTTYPE = 0x63
 BIGVARBINTYPE = 0xA5
 BIGVARCHRTYPE = 0xA7
 BIGBINARYTYPE = 0xAD
@@ -509,10 +512,31 @@ def _guid_encoder() -> tuple[bytes, Encoder]:
 
 # --- 2.2.5.4.3 / 2.2.5.5.1.5 strings and binary: USHORTLEN max length (+ collation for
 # characters); values with a 2-byte length (0xFFFF = NULL), or PLP (2.2.5.2.3) for (max).
+def _to_bytes(codec: str) -> Callable[[object], bytes]:
+    if codec == "binary":
+        return bytes
+    if codec == "utf-16-le":
+        return lambda value: value.encode("utf-16-le", errors="surrogatepass")
+    # SQL Server stores characters outside the code page as '?'
+    return lambda value: value.encode(codec, errors="replace")
+
+
+def _cut(to_bytes: Callable[[object], bytes], limit: int | None, unicode: bool):
+    """``to_bytes`` cut at the session's TEXTSIZE (``textsize.py``), in whole UTF-16 code units."""
+    if limit is None:
+        return to_bytes
+    if unicode:
+        limit -= limit % 2
+    return lambda value: to_bytes(value)[:limit]
+
+
 def _text_encoder(
-    type_id: int, length: int | None, codec: str, collated: bool
+    type_id: int, length: int | None, codec: str, collated: bool, limit: int | None = None
 ) -> tuple[bytes, Encoder, bytes]:
-    """N/VAR/CHAR and VARBINARY: USHORTLEN values, or PLP when declared (max)."""
+    """N/VAR/CHAR and VARBINARY: USHORTLEN values, or PLP when declared (max).
+
+    ``limit`` is the session's TEXTSIZE in bytes; it cuts (max) values only, as documented.
+    """
     unicode = codec == "utf-16-le"
     if length is None:
         length = 1
@@ -525,25 +549,13 @@ def _text_encoder(
         )
     max_bytes = 0xFFFF if is_max else length * (2 if unicode else 1)
     info = struct.pack("<BH", type_id, max_bytes) + (COLLATION if collated else b"")
-
-    if codec == "binary":
-
-        def to_bytes(value):
-            return bytes(value)
-    elif unicode:
-
-        def to_bytes(value):
-            return value.encode("utf-16-le", errors="surrogatepass")
-    else:
-
-        def to_bytes(value):
-            # SQL Server stores characters outside the code page as '?'
-            return value.encode(codec, errors="replace")
+    to_bytes = _to_bytes(codec)
 
     if is_max:
+        to_sent_bytes = _cut(to_bytes, limit, unicode)
 
         def encode(value):
-            return _plp(to_bytes(value))
+            return _plp(to_sent_bytes(value))
 
         return info, encode, PLP_NULL
 
@@ -566,9 +578,52 @@ def _text_encoder(
     return info, encode, _NULL_USHORT
 
 
-def compile_column(column: Column) -> tuple[bytes, Encoder, bytes]:
-    """(TYPE_INFO, encoder of a non-NULL value, NULL encoding) for one declared column."""
+# --- 2.2.5.4.3 text, ntext and image (LONGLEN types): TYPE_INFO is the type, a 4-byte maximum
+# size and, for text and ntext, the collation; then, in COLMETADATA only, TableName (TDS 7.2+:
+# NumParts (1), then each part a US_VARCHAR), before the column name (2.2.7.4). A value
+# (2.2.7.19 ROW) is TextPointer (B_VARBYTE), Timestamp (8 bytes), then the data with a 4-byte
+# length; a NULL is a TextPointer of length 0 and nothing after it (before NBCROW).
+_LEGACY_LOB_INFO = {  # sql type id, maximum size (ntext: 2^30-1 characters), codec
+    "text": (TEXTTYPE, 0x7FFFFFFF, "cp1252"),
+    "ntext": (NTEXTTYPE, 0x7FFFFFFE, "utf-16-le"),
+    "image": (IMAGETYPE, 0x7FFFFFFF, "binary"),
+}
+# The placeholder pointer and timestamp SQL Server sends under TDS 7.2+: FreeTDS (src/tds/data.c,
+# tds_generic_get) takes a 16-byte pointer "dummy textptr\0\0..." as "no valid pointer" (commit
+# fb99634: "Protocols 7.2+ does not return text ptr"); SQL Relay's TDS server (sqlrprotocol_tds)
+# sends "dummy textptr" and "dummyTS" as "SQL Server itself appears to send"; python-tds
+# (tds_types.py, Image70Serializer.read) reads an image value only after a 16-byte pointer.
+# The emulator has no READTEXT/WRITETEXT, so it has no pointer to offer anyway.
+_TEXT_POINTER = b"\x10" + b"dummy textptr\x00\x00\x00"
+_TEXT_TIMESTAMP = b"dummyTS\x00"
+# TableName: one empty part, what an expression's column carries. SQL Server names a table
+# column's base table here; the emulator's result columns do not know it (clients keep it only
+# as metadata: FreeTDS's table_name, python-tds' table_name_parts).
+_NO_TABLE_NAME = b"\x01\x00\x00"
+
+
+def _legacy_lob_encoder(legacy_lob: str, limit: int | None) -> tuple[bytes, Encoder, bytes]:
+    type_id, max_size, codec = _LEGACY_LOB_INFO[legacy_lob]
+    info = struct.pack("<BI", type_id, max_size) + (COLLATION if codec != "binary" else b"") + _NO_TABLE_NAME
+    to_bytes = _cut(_to_bytes(codec), limit, codec == "utf-16-le")
+    prefix = _TEXT_POINTER + _TEXT_TIMESTAMP
+    length = struct.Struct("<I").pack
+
+    def encode(value):
+        data = to_bytes(value)
+        return prefix + length(len(data)) + data
+
+    return info, encode, b"\x00"
+
+
+def compile_column(column: Column, limit: int | None = None) -> tuple[bytes, Encoder, bytes]:
+    """(TYPE_INFO, encoder of a non-NULL value, NULL encoding) for one declared column.
+
+    ``limit``: the session's TEXTSIZE in bytes (None: unlimited), for large values.
+    """
     t = column.sql_type.lower()
+    if column.legacy_lob in _LEGACY_LOB_INFO:
+        return _legacy_lob_encoder(column.legacy_lob, limit)
     if t in _INT_FORMATS:
         info, enc = _int_encoder(t)
     elif t == "bit":
@@ -601,24 +656,15 @@ def compile_column(column: Column) -> tuple[bytes, Encoder, bytes]:
         info, enc = _guid_encoder()
     elif t in ("nvarchar", "nchar"):
         return _text_encoder(
-            NVARCHARTYPE if t == "nvarchar" else NCHARTYPE,
-            column.length,
-            "utf-16-le",
-            True,
+            NVARCHARTYPE if t == "nvarchar" else NCHARTYPE, column.length, "utf-16-le", True, limit
         )
     elif t in ("varchar", "char"):
         return _text_encoder(
-            BIGVARCHRTYPE if t == "varchar" else BIGCHARTYPE,
-            column.length,
-            "cp1252",
-            True,
+            BIGVARCHRTYPE if t == "varchar" else BIGCHARTYPE, column.length, "cp1252", True, limit
         )
     elif t in ("varbinary", "binary"):
         return _text_encoder(
-            BIGVARBINTYPE if t == "varbinary" else BIGBINARYTYPE,
-            column.length,
-            "binary",
-            False,
+            BIGVARBINTYPE if t == "varbinary" else BIGBINARYTYPE, column.length, "binary", False, limit
         )
     else:
         raise SqlServerError(
@@ -652,14 +698,17 @@ def _via_text(encode: Encoder) -> Encoder:
     return lambda value: encode(_legacy_text(value))
 
 
-def compile_columns(columns: list[Column], tds_version: int) -> CompiledColumns:
-    """COLMETADATA (Count (2), then per column UserType (4), Flags (2), TYPE_INFO, ColName)."""
+def compile_columns(columns: list[Column], tds_version: int, text_limit: int | None = None) -> CompiledColumns:
+    """COLMETADATA (Count (2), then per column UserType (4), Flags (2), TYPE_INFO, ColName).
+
+    ``text_limit``: the session's TEXTSIZE in bytes (``textsize.byte_limit``), None for none.
+    """
     parts = [struct.pack("<BH", TOKEN_COLMETADATA, len(columns))]
     encoders: list[Encoder] = []
     nulls: list[bytes] = []
     for column in columns:
         legacy = _legacy_temporal(column) if tds_version < TDS73A else None
-        info, encode, null = compile_column(legacy or column)
+        info, encode, null = compile_column(legacy or column, text_limit)
         if legacy:
             encode = _via_text(encode)
         flags = FLAG_UPDATEABLE_UNKNOWN | (FLAG_NULLABLE if column.nullable else 0)

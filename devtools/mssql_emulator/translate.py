@@ -181,7 +181,11 @@ class Dialect(TSQL):
 
     class Tokenizer(TSQL.Tokenizer):
         # sqlglot reads both FLOAT and REAL as its FLOAT; SQL Server's float is 8 bytes.
-        KEYWORDS = {**TSQL.Tokenizer.KEYWORDS, "FLOAT": TokenType.DOUBLE}
+        # ... and NTEXT as TEXT; left out, ntext parses as a named type that sqltypes knows.
+        KEYWORDS = {
+            **{k: v for k, v in TSQL.Tokenizer.KEYWORDS.items() if k != "NTEXT"},
+            "FLOAT": TokenType.DOUBLE,
+        }
 
     class Parser(TSQL.Parser):
         FUNCTIONS = {k: v for k, v in TSQL.Parser.FUNCTIONS.items() if k not in _OWN_FUNCTIONS}
@@ -214,6 +218,7 @@ class Context:
     spid: int
     trancount: int = 0
     rowcount: int = 0
+    textsize: int = 4096  # @@TEXTSIZE: the engine passes the session's (textsize.py)
 
 
 def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = False) -> Column:
@@ -222,7 +227,6 @@ def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = F
     base = {
         "DOUBLE": "float",
         "FLOAT": "real",
-        "TEXT": "varchar",
         "UTINYINT": "tinyint",
         "UUID": "uniqueidentifier",
         "TIMESTAMPTZ": "datetimeoffset",
@@ -233,12 +237,9 @@ def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = F
     params = [p.this.name if isinstance(p, exp.DataTypeParam) else p.name for p in datatype.expressions]
     if base == "float" and params and params[0].isdigit():
         base, params = ("real" if int(params[0]) <= 24 else "float"), []
-    if base == "varchar" and kind == "TEXT" and not params:
-        params = ["max"]
-    # image holds up to 2^31-1 bytes, as varbinary(max) does; xml, not modelled, is its text
-    # (https://learn.microsoft.com/en-us/sql/t-sql/data-types/ntext-text-and-image-transact-sql).
-    if kind in ("IMAGE", "XML") and not params:
-        base, params = ("varbinary" if kind == "IMAGE" else "nvarchar"), ["max"]
+    # text and image are their own types (sqltypes.LEGACY_LOBS); xml, not modelled, is its text.
+    if kind == "XML" and not params:
+        base, params = "nvarchar", ["max"]
     text = base + (f"({','.join(params)})" if params else "")
     try:
         return sqltypes.parse_type(text, name, in_cast=in_cast)
@@ -611,7 +612,7 @@ class Translator:
                 "ERROR": 0,
                 "MAX_PRECISION": 38,
                 "OPTIONS": 5496,
-                "TEXTSIZE": 2147483647,
+                "TEXTSIZE": ctx.textsize,
             }
             return _literal(values.get(name))
         collated = self._rewrite_collated(node)

@@ -1,38 +1,167 @@
-"""Large-value types over TDS through pymssql and python-tds: what comes back is what went in.
+"""Large-value types over TDS: what travels is the type SQL Server sends, and what comes back
+through pymssql and python-tds is what went in.
 
-image and xml travel as varbinary(max) and nvarchar(max) (PLP, MS-TDS 2.2.5.2.3 / 2.2.5.4.3).
+[MS-TDS] 2.2.5.4.3 and 2.2.7.4/2.2.7.19: text, ntext and image are LONGLEN types (TEXTTYPE 0x23,
+NTEXTTYPE 0x63, IMAGETYPE 0x22) whose COLMETADATA carries a TableName and whose values carry a
+text pointer and timestamp; varchar(max), nvarchar(max), varbinary(max) (and xml, modelled as
+nvarchar(max)) are USHORTLEN 0xFFFF types sent as PLP (2.2.5.2.3). The bare client below reads
+the token stream itself (parsed here from the spec, not with the emulator's modules).
 """
 
 from __future__ import annotations
 
+import struct
 import uuid
 
 import pytest
 
+from tests.emulator import raw_tds
+
 PAYLOAD = bytes(range(256))
+UNICODE = "ä€😀ж漢字"  # Latin-1, cp1252-only, a supplementary character, Cyrillic, CJK
 
 
 @pytest.fixture
 def lob_table(pymssql_connect):
     conn = pymssql_connect(autocommit=True)
     name = f"lobs_{uuid.uuid4().hex[:8]}"
-    conn.cursor().execute(f"CREATE TABLE {name} (img image, bin varbinary(max), doc xml, txt nvarchar(max))")
     conn.cursor().execute(
-        f"INSERT {name} VALUES (0x{PAYLOAD.hex()}, 0x{PAYLOAD.hex()}, N'<a>ä€</a>', REPLICATE(CAST(N'ä' AS nvarchar(max)), 9000))"
+        f"CREATE TABLE {name} (img image, bin varbinary(max), doc xml, txt nvarchar(max), "
+        "nt ntext, t text, v varchar(max))"
     )
+    conn.cursor().execute(
+        f"INSERT {name} VALUES (0x{PAYLOAD.hex()}, 0x{PAYLOAD.hex()}, N'<a>ä€</a>', "
+        f"REPLICATE(CAST(N'ä' AS nvarchar(max)), 9000), N'{UNICODE}', 'plain ä', 'var ä')"
+    )
+    conn.cursor().execute(f"INSERT {name} VALUES (NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
     return name
 
 
-def test_image_and_varbinary_max_come_back_whole_through_pymssql(pymssql_connect, lob_table):
-    cursor = pymssql_connect(autocommit=True).cursor()
-    cursor.execute(f"SELECT img, bin, doc, txt FROM {lob_table}")
-    img, binary, doc, txt = cursor.fetchone()
-    assert img == PAYLOAD and binary == PAYLOAD
-    assert doc == "<a>ä€</a>"
-    assert txt == "ä" * 9000
+@pytest.mark.parametrize("tds_version", ["7.4", "7.2"])  # 7.2: NULLs inside ROW, no NBCROW
+def test_every_large_type_comes_back_whole_through_pymssql(pymssql_connect, lob_table, tds_version):
+    cursor = pymssql_connect(autocommit=True, tds_version=tds_version).cursor()
+    cursor.execute(
+        f"SELECT img, bin, doc, txt, nt, t, v FROM {lob_table} ORDER BY CASE WHEN img IS NULL THEN 1 END"
+    )
+    values, nulls = cursor.fetchall()
+    assert values == (PAYLOAD, PAYLOAD, "<a>ä€</a>", "ä" * 9000, UNICODE, "plain ä", "var ä")
+    assert nulls == (None,) * 7
 
 
-def test_image_comes_back_whole_through_python_tds(pytds_connect, lob_table):
+def test_every_large_type_comes_back_whole_through_python_tds(pytds_connect, lob_table):
     cursor = pytds_connect().cursor()
-    cursor.execute(f"SELECT img, doc FROM {lob_table}")
-    assert cursor.fetchone() == (PAYLOAD, "<a>ä€</a>")
+    cursor.execute(f"SELECT img, doc, nt, t, v FROM {lob_table} ORDER BY CASE WHEN img IS NULL THEN 1 END")
+    assert cursor.fetchall() == [(PAYLOAD, "<a>ä€</a>", UNICODE, "plain ä", "var ä"), (None,) * 5]
+
+
+def test_text_types_are_bytes_in_python_tds_raw_mode(pytds_connect, lob_table):
+    cursor = pytds_connect(bytes_to_unicode=False).cursor()
+    cursor.execute(f"SELECT t, v, nt FROM {lob_table} WHERE img IS NOT NULL")
+    assert cursor.fetchone() == ("plain ä".encode("cp1252"), "var ä".encode("cp1252"), UNICODE)
+
+
+# --- a reading of COLMETADATA and ROW for the types above, from [MS-TDS] ---------------------
+_LEGACY = {0x22: "image", 0x23: "text", 0x63: "ntext"}
+_USHORT = {0xA5: "varbinary", 0xA7: "varchar", 0xE7: "nvarchar"}
+_COLLATED = {0x23, 0x63, 0xA7, 0xE7}
+
+
+def _columns(stream: bytes, pos: int) -> tuple[list[dict], int]:
+    assert stream[pos] == 0x81, f"expected COLMETADATA, got {stream[pos]:#x}"
+    (count,) = struct.unpack_from("<H", stream, pos + 1)
+    pos += 3
+    columns = []
+    for _ in range(count):
+        pos += 6  # UserType (4), Flags (2)
+        type_id = stream[pos]
+        pos += 1
+        column = {"type": _LEGACY.get(type_id) or _USHORT[type_id]}
+        if type_id in _LEGACY:
+            (column["max"],) = struct.unpack_from("<I", stream, pos)
+            pos += 4
+        else:
+            (column["max"],) = struct.unpack_from("<H", stream, pos)
+            pos += 2
+        if type_id in _COLLATED:
+            pos += 5
+        if type_id in _LEGACY:  # TableName: NumParts, then US_VARCHAR parts
+            parts = stream[pos]
+            pos += 1
+            for _ in range(parts):
+                (chars,) = struct.unpack_from("<H", stream, pos)
+                pos += 2 + 2 * chars
+        name_chars = stream[pos]
+        column["name"] = stream[pos + 1 : pos + 1 + 2 * name_chars].decode("utf-16-le")
+        pos += 1 + 2 * name_chars
+        columns.append(column)
+    return columns, pos
+
+
+def _row(stream: bytes, pos: int, columns: list[dict]) -> list[dict]:
+    assert stream[pos] == 0xD1, f"expected ROW, got {stream[pos]:#x}"
+    pos += 1
+    values = []
+    for column in columns:
+        if column["type"] in ("text", "ntext", "image"):
+            pointer_length = stream[pos]
+            pointer = stream[pos + 1 : pos + 1 + pointer_length]
+            timestamp = stream[pos + 1 + pointer_length : pos + 9 + pointer_length]
+            pos += 9 + pointer_length
+            (length,) = struct.unpack_from("<I", stream, pos)
+            data = stream[pos + 4 : pos + 4 + length]
+            pos += 4 + length
+            values.append({"pointer": pointer, "timestamp": timestamp, "data": data})
+        else:  # PLP: total length (8), chunks (4-byte length, data), a zero-length terminator
+            pos += 8
+            data = b""
+            while True:
+                (chunk,) = struct.unpack_from("<I", stream, pos)
+                pos += 4
+                if chunk == 0:
+                    break
+                data += stream[pos : pos + chunk]
+                pos += chunk
+            values.append({"data": data})
+    return values
+
+
+def test_legacy_types_travel_with_text_pointers_and_max_types_as_plp(emulator, lob_table):
+    client = raw_tds.RawTdsClient(emulator.host, emulator.port)
+    try:
+        client.login(emulator.user, emulator.password, emulator.database)
+        client.batch(f"SELECT nt, t, img, txt, v, bin FROM {lob_table} WHERE img IS NOT NULL")
+        stream = client.read_message()
+    finally:
+        client.close()
+    columns, pos = _columns(stream, 0)
+    assert [(c["type"], c["max"], c["name"]) for c in columns] == [
+        ("ntext", 0x7FFFFFFE, "nt"),
+        ("text", 0x7FFFFFFF, "t"),
+        ("image", 0x7FFFFFFF, "img"),
+        ("nvarchar", 0xFFFF, "txt"),
+        ("varchar", 0xFFFF, "v"),
+        ("varbinary", 0xFFFF, "bin"),
+    ]
+    nt, t, img, txt, v, binary = _row(stream, pos, columns)
+    for legacy in (nt, t, img):
+        assert legacy["pointer"] == b"dummy textptr\x00\x00\x00"
+        assert legacy["timestamp"] == b"dummyTS\x00"
+    assert nt["data"].decode("utf-16-le") == UNICODE
+    assert t["data"] == "plain ä".encode("cp1252") and v["data"] == "var ä".encode("cp1252")
+    assert img["data"] == PAYLOAD and binary["data"] == PAYLOAD
+    assert txt["data"].decode("utf-16-le") == "ä" * 9000
+
+
+def test_the_catalog_names_the_legacy_types(pymssql_connect, lob_table):
+    cursor = pymssql_connect(autocommit=True).cursor()
+    cursor.execute(
+        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH "
+        f"FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = '{lob_table}' AND COLUMN_NAME IN ('nt', 't', 'img')"
+        " ORDER BY COLUMN_NAME"
+    )
+    # ntext holds 2^30-1 characters, text and image 2^31-1 bytes (ntext-text-and-image page).
+    assert cursor.fetchall() == [
+        ("img", "image", 2147483647, 2147483647),
+        ("nt", "ntext", 1073741823, 2147483646),
+        ("t", "text", 2147483647, 2147483647),
+    ]
