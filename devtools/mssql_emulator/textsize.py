@@ -11,7 +11,7 @@ From Microsoft's pages:
 - A session starts at the default unless its LOGIN7 has fODBC (OptionFlags2 0x02), which makes
   the server "set ... TEXTSIZE to 0x7FFFFFFF (2GB) (TDS 7.2 and earlier), TEXTSIZE to infinite
   (introduced in TDS 7.3)" ([MS-TDS] 2.2.6.4 LOGIN7). Who sets it: python-tds 1.17.1
-  (tds_session/__init__: option_flag2 = TDS_ODBC_ON), go-mssqldb (tds.go: fODBC "to get
+  (src/pytds/__init__.py: option_flag2 = TDS_ODBC_ON), go-mssqldb (tds.go: fODBC "to get
   unlimited TEXTSIZE"), tiberius (codec/login.rs: OdbcDriver) and FreeTDS's ODBC driver
   (tds/mem.c) set it; FreeTDS's DB-Library, which pymssql uses, clears it (dblib.c: "we're not
   an ODBC driver") and sends ``SET TEXTSIZE n`` itself only when freetds.conf has ``text size``
