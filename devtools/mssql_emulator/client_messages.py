@@ -362,7 +362,8 @@ def _read_typed_value(c: _Cursor) -> tuple[str, object]:
             return f"decimal({precision},{scale})", None
         raw = c.take(n)
         magnitude = int.from_bytes(raw[1:], "little")
-        value = decimal.Decimal(magnitude if raw[0] else -magnitude).scaleb(-scale)
+        # 38 digits: the default context (28) would round a decimal(38) parameter
+        value = decimal.Decimal(magnitude if raw[0] else -magnitude).scaleb(-scale, decimal.Context(prec=38))
         return f"decimal({precision},{scale})", value
     if t == 0x24:  # GUIDTYPE
         c.byte()

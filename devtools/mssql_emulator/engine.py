@@ -95,6 +95,7 @@ class Engine:
         self._local = threading.local()
         self._created = datetime.datetime.now().replace(microsecond=0)  # sys.databases.create_date
         self._shared_ddl.execute(sqltypes.MACROS)
+        self._shared_ddl.execute(translate.MACROS)
         collations.register_functions(self.db)
         for name in DEFAULT_DATABASES:
             self._create_database(name)

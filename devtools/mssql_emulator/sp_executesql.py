@@ -81,7 +81,9 @@ def _plain_literal(value) -> str:
     if isinstance(value, str):
         return "N'" + value.replace("'", "''") + "'"
     if isinstance(value, (bytes, bytearray)):
-        return "0x" + bytes(value).hex()
+        # An empty value is a binary string of length 0, not NULL (DATALENGTH 0); written as a
+        # cast of '' because the translator does not read a bare 0x.
+        return "0x" + bytes(value).hex() if value else "CAST('' AS varbinary(1))"
     if isinstance(value, dt.datetime):
         return f"'{value.isoformat(sep=' ')}'"
     if isinstance(value, (dt.date, dt.time, uuid.UUID)):

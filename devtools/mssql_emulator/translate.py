@@ -81,6 +81,28 @@ def render_deviation() -> str | None:
     return wanted
 
 
+# DuckDB macros behind calls this module writes (after sqltypes.MACROS, whose ms_fail and
+# ms_dto_text they use); the engine creates them once.
+MACROS = r"""
+-- SYSDATETIMEOFFSET(): the server's local time and its offset from UTC, "+hh:mm"
+-- (https://learn.microsoft.com/en-us/sql/t-sql/functions/sysdatetimeoffset-transact-sql).
+CREATE OR REPLACE MACRO ms_offset_text(m) AS
+  (CASE WHEN m < 0 THEN '-' ELSE '+' END) || lpad(CAST(abs(m) // 60 AS VARCHAR), 2, '0')
+  || ':' || lpad(CAST(abs(m) % 60 AS VARCHAR), 2, '0');
+CREATE OR REPLACE MACRO ms_now_offset_text() AS
+  strftime(CAST(now() AS TIMESTAMP), '%Y-%m-%d %H:%M:%S.%f') || ' '
+  || ms_offset_text(CAST(round((epoch(CAST(now() AS TIMESTAMP)) - epoch(now())) / 60) AS INTEGER));
+-- A datetime or smalldatetime outside its range is error 242, naming the converted type:
+-- "The conversion of a varchar data type to a datetime data type resulted in an out-of-range
+-- value." (ranges: the datetime and smalldatetime pages; message: sys.messages 242,
+-- https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-0-to-999).
+CREATE OR REPLACE MACRO ms_in_range(t, low, high, source, target) AS CASE
+  WHEN t < low OR t > high THEN ms_fail(242, 'The conversion of a ' || source || ' data type to a '
+    || target || ' data type resulted in an out-of-range value.')
+  ELSE t END;
+"""
+
+
 # Functions T-SQL has that sqlglot would otherwise fold into look-alikes (GETDATE and
 # SYSDATETIME both into CURRENT_TIMESTAMP); kept as plain calls so this module decides.
 _OWN_FUNCTIONS = {
@@ -400,7 +422,11 @@ class Translator:
                 )
             if "e" in text.lower():
                 return Column("", "float")
-            return Column("", "int" if abs(int(text)) < 2**31 else "bigint")
+            if abs(int(text)) < 2**31:
+                return Column("", "int")
+            # A whole number beyond int is a numeric constant, not a bigint (SQL_VARIANT_PROPERTY
+            # of 2147483648 is numeric(10,0)); https://learn.microsoft.com/en-us/sql/t-sql/data-types/constants-transact-sql
+            return Column("", "numeric", precision=len(text.lstrip("+-").lstrip("0")) or 1, scale=0)
         if isinstance(node, (exp.Add, exp.DPipe)):
             sides = [self.infer(node.this, sources), self.infer(node.expression, sources)]
             if all(side is not None and side.sql_type in sqltypes.STRING_TYPES for side in sides):
@@ -501,6 +527,8 @@ class Translator:
                 return Column("", "datetime")
             if name in ("SYSDATETIME", "SYSUTCDATETIME"):
                 return Column("", "datetime2", scale=7)
+            if name == "SYSDATETIMEOFFSET":
+                return Column("", "datetimeoffset", scale=7)
             if name == "LEN":
                 return Column("", "int")
             if name == "NEWID":
@@ -620,6 +648,11 @@ class Translator:
             return collated
         if isinstance(node, exp.Anonymous):
             return self._rewrite_function(node)
+        if isinstance(node, exp.Literal) and not node.is_string and node.name.isdigit():
+            digits = len(node.name.lstrip("0"))
+            if int(node.name) >= 2**31 and digits <= 38:
+                # numeric(p, 0), as infer() types it; DuckDB would make it a BIGINT or HUGEINT.
+                return exp.cast(node.copy(), exp.DataType.build(f"DECIMAL({digits},0)"))
         if isinstance(node, exp.CurrentTimestamp):
             # T-SQL's CURRENT_TIMESTAMP is GETDATE(): local time without an offset.
             return exp.cast(exp.func("now"), "TIMESTAMP")
@@ -927,7 +960,7 @@ class Translator:
             return exp.cast(exp.func("timezone", exp.Literal.string("UTC"), exp.func("now")), "TIMESTAMP")
         if name == "SYSDATETIMEOFFSET":
             self.cacheable = False
-            return exp.func("ms_dto", exp.func("now"))
+            return exp.func("ms_dto", exp.func("ms_now_offset_text"))
         if name == "NEWID":
             self.cacheable = False
             return exp.func("uuid")
@@ -1179,6 +1212,10 @@ class Translator:
             # time to datetime: "the date component is set to '1900-01-01'" (datetime page).
             time_text = exp.func("left", exp.cast(value, "VARCHAR"), exp.Literal.number(15))
             value = exp.DPipe(this=exp.Literal.string("1900-01-01 "), expression=time_text)
+        if t == "datetime2" and isinstance(value, exp.Literal) and value.is_string:
+            parsed = _date_literal(value.name)
+            if parsed is not None and parsed.offset is None:  # '0001-1-1 0:0:0' as ms_dt2 reads it
+                value = exp.Literal.string(parsed.datetime2_text)
         if t in ("datetime2", "time", "datetimeoffset"):
             macro = {"datetime2": "ms_dt2", "time": "ms_time", "datetimeoffset": "ms_dto"}[t]
             if style_value in (112,):
@@ -1194,15 +1231,30 @@ class Translator:
                 this=exp.func("ms_datetime", value),
                 expression=exp.Interval(this=exp.Literal.string("30001"), unit=exp.var("MILLISECOND")),
             )
-            return exp.func("date_trunc", exp.Literal.string("minute"), shifted)
-        if t in ("date", "datetime"):  # also '20261129'; datetime rounded to 1/300 s
-            return exp.func("ms_date" if t == "date" else "ms_datetime", value)
+            minute = exp.func("date_trunc", exp.Literal.string("minute"), shifted)
+            return _in_range(
+                minute, "1900-01-01 00:00:00", "2079-06-06 23:59:00", source_kind, "smalldatetime"
+            )
+        if t == "datetime":  # also '20261129', rounded to 1/300 s
+            rounded = exp.func("ms_datetime", value)
+            return _in_range(
+                rounded, "1753-01-01 00:00:00", "9999-12-31 23:59:59.997", source_kind, "datetime"
+            )
+        if t == "date":
+            return exp.func("ms_date", value)
         return exp.Cast(this=value, to=exp.DataType.build(sqltypes.storage_type(col), dialect="duckdb"))
 
 
 _INTEGERS = {"int", "bigint", "smallint", "tinyint"}
 _FIXED_TEXT = {"char", "nchar"}
 _NUMBER_TYPES = _INTEGERS | {"decimal", "numeric", "money", "float", "real"}
+
+
+def _in_range(stamp: exp.Expression, low: str, high: str, source: str | None, target: str) -> exp.Expression:
+    """A datetime/smalldatetime value, or error 242 outside [low, high] (translate.MACROS)."""
+    bounds = [exp.cast(exp.Literal.string(b), "TIMESTAMP") for b in (low, high)]
+    words = [exp.Literal.string(source or "varchar"), exp.Literal.string(target)]
+    return exp.func("ms_in_range", stamp, *bounds, *words)
 
 
 def _too_short(text: exp.Expression, source: str, target: str, length: int) -> exp.Expression:
@@ -1372,10 +1424,14 @@ def _round_toward_zero(node: exp.Round) -> exp.Expression:
 # A T-SQL date/time string literal: ISO 8601 with '-' or unseparated (yyyymmdd), or mdy with
 # '/' (us_english), or a time alone (date 1900-01-01); up to seven fraction digits and an
 # offset. https://learn.microsoft.com/en-us/sql/t-sql/data-types/datetimeoffset-transact-sql
+# Month, day, minute and second may drop their leading zero ('0001-1-1 0:0:0'): the numeric
+# formats of https://learn.microsoft.com/en-us/sql/t-sql/data-types/datetime-transact-sql
+# write "[0]4-15-[19]96", and the time page's hh:mm[:ss] is read the same way.
 _TIME_PART = (
-    r"(?:(?:\s+|T)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?\s*(?:([+-])(\d{2}):?(\d{2})|Z)?\s*$"
+    r"(?:(?:\s+|T)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?)?\s*(?:([+-])(\d{2}):?(\d{2})|Z)?\s*$"
 )
 _DATE_LITERALS = (
+    (re.compile(r"^\s*(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})" + _TIME_PART), "ymd"),
     (re.compile(r"^\s*(?P<y>\d{4})-?(?P<m>\d{2})-?(?P<d>\d{2})" + _TIME_PART), "ymd"),
     (re.compile(r"^\s*(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})" + _TIME_PART), "mdy"),
     (re.compile(r"^\s*(?P<y>)(?P<m>)(?P<d>)" + _TIME_PART.replace("(?:\\s+|T)?", "")), "time"),
@@ -1392,7 +1448,13 @@ class _DateLiteral:
 
     @property
     def duckdb_text(self) -> str:
-        return self.value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        v = self.value  # strftime's %Y drops the zeros of a year below 1000
+        return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.strftime('%H:%M:%S.%f')}"
+
+    @property
+    def datetime2_text(self) -> str:
+        """The seven-digit form the emulator's datetime2 macros read (ms_dt2)."""
+        return self.duckdb_text + str(self.ticks)
 
 
 def _date_literal(text: str) -> _DateLiteral | None:
