@@ -62,6 +62,9 @@ def run_freebcp(emulator, source: str, direction: str, datafile, password: str |
         "-U", emulator.user,
         "-P", emulator.password if password is None else password,
         "-D", emulator.database,
+        # freebcp sends SET TEXTSIZE 4096 unless -T says otherwise (FreeTDS src/apps/freebcp.c),
+        # and SQL Server then cuts the nvarchar(max) value at 4,096 bytes.
+        "-T", "2147483647",
     ]  # fmt: skip
     return subprocess.run(
         command,

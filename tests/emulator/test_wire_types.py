@@ -165,3 +165,10 @@ def test_the_catalog_names_the_legacy_types(pymssql_connect, lob_table):
         ("nt", "ntext", 1073741823, 2147483646),
         ("t", "text", 2147483647, 2147483647),
     ]
+    # "For text, ntext, and image columns, the max_length value is 16 (representing the 16-byte
+    # pointer only)" (learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-columns-transact-sql).
+    cursor.execute(
+        "SELECT c.name, t.name, c.max_length FROM sys.columns c JOIN sys.types t ON t.user_type_id = c.user_type_id "
+        f"WHERE c.object_id = OBJECT_ID(N'dbo.{lob_table}') AND c.name IN ('nt', 't', 'img') ORDER BY c.name"
+    )
+    assert cursor.fetchall() == [("img", "image", 16), ("nt", "ntext", 16), ("t", "text", 16)]
