@@ -1,5 +1,6 @@
 """Large-value types over TDS: what travels is the type SQL Server sends, and what comes back
-through pymssql and python-tds is what went in.
+through pymssql, python-tds, Microsoft's ODBC Driver 18 (mssql-python) and tiberius (connectorx)
+is what went in.
 
 [MS-TDS] 2.2.5.4.3 and 2.2.7.4/2.2.7.19: text, ntext and image are LONGLEN types (TEXTTYPE 0x23,
 NTEXTTYPE 0x63, IMAGETYPE 0x22) whose COLMETADATA carries a TableName and whose values carry a
@@ -16,6 +17,9 @@ import uuid
 import pytest
 
 from tests.emulator import raw_tds
+from tests.emulator.peer_clients import probe, result_rows
+from tests.emulator.test_client_connectorx import url as connectorx_url
+from tests.emulator.test_client_mssql_python import connection_string as mssql_python_connection
 
 PAYLOAD = bytes(range(256))
 UNICODE = "ä€😀ж漢字"  # Latin-1, cp1252-only, a supplementary character, Cyrillic, CJK
@@ -58,6 +62,20 @@ def test_text_types_are_bytes_in_python_tds_raw_mode(pytds_connect, lob_table):
     cursor = pytds_connect(bytes_to_unicode=False).cursor()
     cursor.execute(f"SELECT t, v, nt FROM {lob_table} WHERE img IS NOT NULL")
     assert cursor.fetchone() == ("plain ä".encode("cp1252"), "var ä".encode("cp1252"), UNICODE)
+
+
+@pytest.mark.parametrize("client", ["mssql_python", "connectorx"])  # ODBC Driver 18; tiberius
+def test_legacy_types_come_back_whole_through_the_peer_clients(emulator, lob_table, client):
+    connection = (
+        mssql_python_connection(emulator, "no")
+        if client == "mssql_python"
+        else connectorx_url(emulator, "false")
+    )
+    query = f"SELECT nt, t, img FROM dbo.{lob_table} ORDER BY CASE WHEN img IS NULL THEN 1 END"
+    _, rows = result_rows(
+        probe({"client": client, "connection": connection, "queries": {"lobs": query}}), "lobs"
+    )
+    assert rows == [[UNICODE, "plain ä", PAYLOAD], [None, None, None]]
 
 
 # --- a reading of COLMETADATA and ROW for the types above, from [MS-TDS] ---------------------
