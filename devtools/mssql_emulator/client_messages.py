@@ -185,19 +185,26 @@ TM_SAVE_XACT = 9
 class TransactionRequest:
     request_type: int  # TM_* above
     begin_new: bool  # commit/rollback with fBeginXact: start a new transaction afterwards
+    isolation_level: int = 0  # of the transaction begun: 0 no change, 1-5 read uncommitted..snapshot
 
 
 def parse_transaction_request(payload: bytes, tds_version: int) -> TransactionRequest:
     pos = skip_all_headers(payload, tds_version)
     (request_type,) = struct.unpack_from("<H", payload, pos)
     begin_new = False
+    isolation = 0
+    if request_type == TM_BEGIN_XACT and len(payload) > pos + 2:
+        isolation = payload[pos + 2]  # RequestPayload: IsolationLevel (1), then XactName
     if request_type in (TM_COMMIT_XACT, TM_ROLLBACK_XACT) and len(payload) >= pos + 4:
-        # RequestPayload: XactName (B_VARCHAR), then XactFlags (1): bit 0 fBeginXact
+        # RequestPayload: XactName (B_VARCHAR), then XactFlags (1): bit 0 fBeginXact, then with
+        # it the new transaction's IsolationLevel (1) and XactName
         name_len = payload[pos + 2]
         flags_pos = pos + 3 + 2 * name_len
         if flags_pos < len(payload):
             begin_new = bool(payload[flags_pos] & 0x01)
-    return TransactionRequest(request_type, begin_new)
+        if begin_new and flags_pos + 1 < len(payload):
+            isolation = payload[flags_pos + 1]
+    return TransactionRequest(request_type, begin_new, isolation)
 
 
 # --- 2.2.6.6 RPC Request ------------------------------------------------------------------------

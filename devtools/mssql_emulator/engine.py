@@ -22,6 +22,7 @@ import dataclasses
 import datetime
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 import duckdb
@@ -31,6 +32,7 @@ from devtools.mssql_emulator import (
     app_locks,
     batch,
     collations,
+    dm_exec_sessions,
     errors,
     procedures,
     sqltypes,
@@ -58,6 +60,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DATABASES = ("master", "tempdb", "model", "msdb", "ProcessStatus")
 FETCH_CHUNK = 2048
+_LOCK_POLL_SECONDS = 0.02  # how often a blocked writer tries again
 _STATE_KEY = "__engine_state__"
 
 
@@ -93,6 +96,8 @@ class Engine:
         self._cursor_lock = threading.Lock()
         # The transaction of the session whose statement runs on this thread (transactions.py).
         self._local = threading.local()
+        # The live sessions by spid, for sys.dm_exec_sessions (added at their first batch).
+        self._sessions: dict[int, Session] = {}
         self._created = datetime.datetime.now().replace(microsecond=0)  # sys.databases.create_date
         self._shared_ddl.execute(sqltypes.MACROS)
         self._shared_ddl.execute(translate.MACROS)
@@ -108,6 +113,8 @@ class Engine:
     def execute_batch(self, session: Session, sql: str) -> Iterator[Outcome]:
         """Run a batch statement by statement; raise SqlServerError at the failing one."""
         state = self._state(session)
+        self._sessions[session.spid] = session
+        self._local.session = session
         self._local.transaction = state.transaction
         state.variables = BatchVariables()
         try:
@@ -318,6 +325,7 @@ class Engine:
 
     def end_session(self, session: Session) -> None:
         """The connection is gone: its open transaction is rolled back, as SQL Server does."""
+        self._sessions.pop(session.spid, None)
         transaction = self._state(session).transaction
         if transaction.active:
             try:
@@ -412,7 +420,36 @@ class Engine:
             state.trancount,
             state.rowcount,
             textsize.of_session(session.options),
+            lambda: self._session_rows(session),
         )
+
+    def _session_rows(self, asking: Session) -> list[tuple]:
+        """sys.dm_exec_sessions' rows (dm_exec_sessions.COLUMNS), the asking session running."""
+        databases = sorted(self.catalog.databases)  # numbered as DB_ID() numbers them
+        rows = []
+        for session in sorted(list(self._sessions.values()), key=lambda s: s.spid):
+            state = self._state(session)
+            database = session.database.lower()
+            rows.append(
+                (
+                    session.spid,
+                    "running" if session is asking else "sleeping",
+                    session.user,
+                    session.user,
+                    None,
+                    True,
+                    textsize.of_session(session.options),
+                    session.language,
+                    "mdy",
+                    7,
+                    dm_exec_sessions.isolation_level(session.options),
+                    dm_exec_sessions.lock_timeout(session.options),
+                    state.rowcount,
+                    databases.index(database) + 1 if database in databases else 0,
+                    state.trancount,
+                )
+            )
+        return rows
 
     def _translate_query(self, session: Session, query: exp.Expression) -> translate.Translation:
         translator = translate.Translator(self.catalog, self._context(session))
@@ -546,19 +583,62 @@ class Engine:
     # ---- writes ----
 
     def _write(self, sql: str, table: TableDef | None = None) -> int:
-        """Run one DuckDB write under the engine lock; the rows it touched."""
+        """Run one DuckDB write under the engine lock; the rows it touched. A write that meets
+        another transaction's uncommitted change waits for it when that is safe (_may_wait)."""
+        blocked_since = None
+        while True:
+            try:
+                with self.lock:
+                    transaction = self._transaction()
+                    if transaction is not None:
+                        cursor = transaction.writing_cursor(self._plain_cursor)
+                        result = self._execute(cursor, sql, table)
+                        row = result.fetchone() if result.description else None
+                    else:
+                        with self._cursor() as cursor:
+                            result = self._execute(cursor, sql, table)
+                            row = result.fetchone() if result.description else None
+                    self.catalog.bump()
+                return int(row[0]) if row and isinstance(row[0], int) else 0
+            except SqlServerError as error:
+                if error.number != 3960 or not self._may_wait():
+                    raise
+                blocked_since = blocked_since or time.monotonic()
+                self._wait_for_lock(blocked_since)
+
+    def _may_wait(self) -> bool:
+        """Whether a write DuckDB refused for another transaction's change may wait and retry.
+
+        SQL Server makes the writer wait for the other's lock (SET LOCK_TIMEOUT). DuckDB has no
+        locks: it refuses the write and gives up the writer's whole DuckDB transaction. Retrying
+        later is the same as waiting only while the writer holds nothing a lock would protect:
+        outside a transaction, or in one that has not written yet (its reads take no locks
+        here). A transaction with earlier writes would lose them while it waits (others could
+        then change those rows, which SQL Server's locks forbid, and its replay would overwrite
+        their work), so it gets 3960 and is rolled back, as before.
+        """
         with self.lock:
             transaction = self._transaction()
-            if transaction is not None:
-                cursor = transaction.writing_cursor(self._plain_cursor)
-                result = self._execute(cursor, sql, table)
-                row = result.fetchone() if result.description else None
-            else:
-                with self._cursor() as cursor:
-                    result = self._execute(cursor, sql, table)
-                    row = result.fetchone() if result.description else None
-            self.catalog.bump()
-        return int(row[0]) if row and isinstance(row[0], int) else 0
+            if transaction is None:
+                return True
+            cursor = transaction.cursor
+            if transaction.undo or (cursor is not None and cursor.redo):
+                return False
+            if cursor is not None:
+                cursor.replay(0)  # a fresh DuckDB transaction, whose snapshot the retry reads
+            return True
+
+    def _wait_for_lock(self, blocked_since: float) -> None:
+        """Wait a little for the other transaction, or raise 1222 once SET LOCK_TIMEOUT's
+        milliseconds have passed (-1, the default: wait for ever; 0: not at all), as
+        https://learn.microsoft.com/en-us/sql/t-sql/statements/set-lock-timeout-transact-sql
+        documents. ATTENTION ends the wait (waitfor.Interrupted)."""
+        session = self._local.session
+        timeout_ms = dm_exec_sessions.lock_timeout(session.options)
+        if timeout_ms >= 0 and (time.monotonic() - blocked_since) * 1000 >= timeout_ms:
+            # https://learn.microsoft.com/en-us/sql/relational-databases/errors-events/database-engine-events-and-errors-1000-to-1999
+            raise SqlServerError(1222, "Lock request time out period exceeded.", 16, 51)
+        waitfor.wait(session.options, _LOCK_POLL_SECONDS)
 
     def _target(self, session: Session, table: exp.Table) -> tuple[TableDef, translate.Translator]:
         translator = translate.Translator(self.catalog, self._context(session))

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from devtools.mssql_emulator import (
     client_messages,
     dm_exec_connections,
+    dm_exec_sessions,
     errors,
     login_policy,
     packets,
@@ -496,6 +497,9 @@ class ClientConnection:
             return
         if request.begin_new:
             sql += "; BEGIN TRANSACTION"
+        level = dm_exec_sessions.ISOLATION_NAMES.get(request.isolation_level)
+        if level:  # the transaction begun runs at the request's IsolationLevel (2.2.6.9)
+            sql = f"SET TRANSACTION ISOLATION LEVEL {level}; {sql}"
         try:
             changes = [
                 o for o in self.server.engine.execute_batch(self.session, sql) if isinstance(o, EnvChange)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from devtools.mssql_emulator import dm_exec_connections
+from devtools.mssql_emulator import dm_exec_connections, dm_exec_sessions
 from devtools.mssql_emulator.catalog import INFO_VIEWS_BY_NAME, TableDef
 from devtools.mssql_emulator.collations import DEFAULT as DEFAULT_COLLATION
 from devtools.mssql_emulator.results import Column
@@ -204,9 +204,21 @@ SYS_SYSTEM_VIEWS = [
     Column("type", "char", length=2),
     Column("type_desc", "nvarchar", length=60),
 ]
+# sys.fn_listextendedproperty's result (a function, not a view: never in sys.system_views).
+# It lists extended properties, which the emulator has none of, so it always returns no rows.
+# https://learn.microsoft.com/en-us/sql/relational-databases/system-functions/sys-fn-listextendedproperty-transact-sql
+# value is sql_variant there; the emulator has no sql_variant, so it is nvarchar(4000) here.
+FN_LISTEXTENDEDPROPERTY = [
+    Column("objtype", "nvarchar", length=128),
+    Column("objname", "nvarchar", length=128),
+    Column("name", "nvarchar", length=128),
+    Column("value", "nvarchar", length=4000),
+]
 SYS_VIEWS_BY_NAME = {
     # Rows kept by the TDS server (dm_exec_connections.py), not by the engine's DDL.
     "dm_exec_connections": dm_exec_connections.COLUMNS,
+    # Rows made per query from the live sessions (dm_exec_sessions.py); the table stays empty.
+    "dm_exec_sessions": dm_exec_sessions.COLUMNS,
     "databases": SYS_DATABASES,
     "system_views": SYS_SYSTEM_VIEWS,
     "schemas": SYS_SCHEMAS,

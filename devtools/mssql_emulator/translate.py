@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import sqlglot
@@ -18,11 +19,12 @@ from sqlglot import exp
 from sqlglot.dialects.tsql import TSQL
 from sqlglot.tokens import TokenType
 
-from devtools.mssql_emulator import binding, collations, sqltypes
+from devtools.mssql_emulator import binding, collations, dm_exec_sessions, sqltypes
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, INFO_VIEWS_BY_NAME, Catalog, TableDef
 from devtools.mssql_emulator.collations import COERCIBLE, EXPLICIT, IMPLICIT, NONE, Label
 from devtools.mssql_emulator.results import Column, SqlServerError
 from devtools.mssql_emulator.system_views import (
+    FN_LISTEXTENDEDPROPERTY,
     INFO_CONSTRAINT_VIEWS,
     SYS_VIEWS_BY_NAME,
 )
@@ -241,6 +243,8 @@ class Context:
     trancount: int = 0
     rowcount: int = 0
     textsize: int = 4096  # @@TEXTSIZE: the engine passes the session's (textsize.py)
+    # sys.dm_exec_sessions' live rows, asked for only by a query that reads the view
+    live_sessions: Callable[[], list[tuple]] | None = None
 
 
 def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = False) -> Column:
@@ -253,6 +257,7 @@ def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = F
         "UUID": "uniqueidentifier",
         "TIMESTAMPTZ": "datetimeoffset",
         "BOOLEAN": "bit",
+        "VARIANT": "sql_variant",
     }.get(kind, kind.lower())
     if kind == "USERDEFINED":
         base = datatype.args.get("kind") or datatype.sql("tsql")
@@ -313,6 +318,12 @@ class Translator:
         binding.bind_columns(tree, self.context.database)
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         for table in list(tree.find_all(exp.Table)):
+            if _is_call(table.this, "FN_LISTEXTENDEDPROPERTY") and (table.db or "sys").lower() in (
+                "sys",
+                "dbo",
+            ):
+                table.meta["columns"] = FN_LISTEXTENDEDPROPERTY  # replaced by no rows in rewrite()
+                continue
             if not table.name or (not table.db and table.name.lower() in ctes):
                 continue
             if isinstance(table.parent, exp.Schema) and isinstance(table.parent.parent, exp.Create):
@@ -403,9 +414,13 @@ class Translator:
             return None
         if isinstance(node, (exp.Cast, exp.TryCast, exp.Convert)):
             try:
-                return datatype_column(node.this if isinstance(node, exp.Convert) else node.to, in_cast=True)
+                col = datatype_column(node.this if isinstance(node, exp.Convert) else node.to, in_cast=True)
             except SqlServerError:
                 return None
+            if col.sql_type == "sql_variant":  # keeps the value and its type (tokens.py sends both)
+                value = node.expression if isinstance(node, exp.Convert) else node.this
+                return replace(col, variant_base=self.infer(value, sources))
+            return col
         if isinstance(node, exp.National):
             return Column("", "nvarchar", length=max(len(node.name), 1))
         if isinstance(node, exp.HexString):
@@ -622,7 +637,37 @@ class Translator:
                     tree = replacement
                 else:
                     node.replace(replacement)
+        self._append_live_sessions(tree)
+        for table in list(tree.find_all(exp.Table)):
+            if table.meta.get("columns") is FN_LISTEXTENDEDPROPERTY:
+                empty = exp.select(
+                    *(exp.cast(exp.Null(), "VARCHAR").as_(col.name) for col in FN_LISTEXTENDEDPROPERTY)
+                ).where(exp.false())
+                alias = table.args.get("alias") or exp.TableAlias(
+                    this=exp.to_identifier("fn_listextendedproperty")
+                )
+                table.replace(exp.Subquery(this=empty, alias=alias.copy()))
         return tree
+
+    def _append_live_sessions(self, tree: exp.Expression) -> None:
+        """sys.dm_exec_sessions: its empty table (for the columns' types) plus the live rows."""
+        for table in list(tree.find_all(exp.Table)):
+            if table.name != dm_exec_sessions.TABLE or table.db != INFO_SCHEMA:
+                continue
+            self.cacheable = False
+            rows = self.context.live_sessions() if self.context.live_sessions else []
+            bare = exp.Table(
+                this=table.this.copy(), db=table.args["db"].copy(), catalog=table.args["catalog"].copy()
+            )
+            query: exp.Expression = exp.select("*").from_(bare)
+            if rows:
+                values = exp.Values(
+                    expressions=[exp.Tuple(expressions=[_literal(v) for v in row]) for row in rows],
+                    alias=exp.TableAlias(this=exp.to_identifier("live")),
+                )
+                query = exp.union(query, exp.select("*").from_(values), distinct=False)
+            alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+            table.replace(exp.Subquery(this=query, alias=alias.copy()))
 
     def _rewrite_node(self, node: exp.Expression) -> exp.Expression:
         ctx = self.context
@@ -1165,6 +1210,8 @@ class Translator:
             return node  # a cast sqlglot itself wrote (DATEADD and friends): already DuckDB's
         style_value = int(style.name) if isinstance(style, exp.Literal) else None
         t = col.sql_type
+        if t == "sql_variant":  # "can store values of various ... data types" as they are
+            return value
         if t in sqltypes.STRING_TYPES:
             text = exp.cast(value, "VARCHAR")
             if "source_type" in node.meta:

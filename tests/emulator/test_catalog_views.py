@@ -6,6 +6,8 @@ objects; the pymssql tests run pgloader's own catalog queries over TDS.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from devtools.mssql_emulator.engine import Engine
@@ -406,3 +408,76 @@ def test_pymssql_convert_datetime_column_style_126(pymssql_connect):
         "UNION ALL SELECT CAST('2026-12-11' AS datetime)) AS v ORDER BY 1"
     )
     assert cursor.fetchall() == [("2026-12-11T00:00:00",), ("2027-02-15T23:59:59.997",)]
+
+
+# sys.dm_exec_sessions: https://learn.microsoft.com/en-us/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-sessions-transact-sql
+def _one(cursor, sql: str) -> tuple:
+    cursor.execute(sql)
+    return cursor.fetchone()
+
+
+def test_dm_exec_sessions_lists_each_live_session_with_its_settings(pymssql_connect):
+    asker, other = pymssql_connect(autocommit=True).cursor(), pymssql_connect(autocommit=True)
+    other_cursor = other.cursor()
+    other_cursor.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+    other_cursor.execute("SET LOCK_TIMEOUT 1500")
+    (other_spid,) = _one(other_cursor, "SELECT @@SPID")
+    asker_spid, database_id, login = _one(asker, "SELECT @@SPID, DB_ID(), SUSER_SNAME()")
+    # A session starts at READ COMMITTED (2), waits for locks forever (-1), has no transaction.
+    assert _one(
+        asker,
+        "SELECT status, transaction_isolation_level, lock_timeout, open_transaction_count,"
+        " database_id, login_name, is_user_process FROM sys.dm_exec_sessions WHERE session_id = @@SPID",
+    ) == ("running", 2, -1, 0, database_id, login, True)
+    assert _one(
+        asker,
+        "SELECT status, transaction_isolation_level, lock_timeout FROM sys.dm_exec_sessions"
+        f" WHERE session_id = {other_spid}",
+    ) == ("sleeping", 4, 1500)
+    assert _one(
+        asker,
+        f"SELECT COUNT(*) FROM master.sys.dm_exec_sessions WHERE session_id IN ({asker_spid}, {other_spid})",
+    ) == (2,)
+    other.close()
+    deadline = time.monotonic() + 5
+    while _one(asker, f"SELECT COUNT(*) FROM sys.dm_exec_sessions WHERE session_id = {other_spid}") != (0,):
+        assert time.monotonic() < deadline, "a closed session stays in sys.dm_exec_sessions"
+        time.sleep(0.05)
+
+
+def test_dm_exec_sessions_shows_python_tds_isolation_levels(pytds_connect):
+    # python-tds sets a level through TM_BEGIN_XACT's IsolationLevel ([MS-TDS] 2.2.6.9); its own
+    # suite reads it back from this view (transaction_test.py, test_isolation_level).
+    conn = pytds_connect(autocommit=False)
+    with conn.cursor() as cursor:
+        for level in (4, 5, 2, 1, 3):
+            conn.isolation_level = level
+            cursor.execute(
+                "SELECT transaction_isolation_level FROM sys.dm_exec_sessions WHERE session_id = @@SPID"
+            )
+            assert cursor.fetchone() == (level,)
+
+
+def test_sys_system_views_lists_dm_exec_sessions(pymssql_connect):
+    # SQLAlchemy's get_isolation_level looks the view up here before reading it.
+    cursor = pymssql_connect().cursor()
+    cursor.execute(
+        "SELECT name FROM sys.system_views WHERE name IN ('dm_exec_sessions', 'dm_pdw_nodes_exec_sessions')"
+    )
+    assert cursor.fetchall() == [("dm_exec_sessions",)]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "fn_listextendedproperty(default, default, default, default, default, default, default)",
+        "sys.fn_listextendedproperty(N'MS_Description', N'schema', N'dbo', N'table', N'CatNotes', NULL, NULL) AS p",
+    ],
+)
+def test_fn_listextendedproperty_returns_no_rows(pymssql_connect, call):
+    # https://learn.microsoft.com/en-us/sql/relational-databases/system-functions/sys-fn-listextendedproperty-transact-sql:
+    # the emulator has no extended properties, so every call lists none (it was 208).
+    cursor = pymssql_connect().cursor()
+    cursor.execute(f"SELECT objtype, objname, name, value FROM {call}")
+    assert [d[0] for d in cursor.description] == ["objtype", "objname", "name", "value"]
+    assert cursor.fetchall() == []

@@ -6,6 +6,7 @@ SET IMPLICIT_TRANSACTIONS (cited in devtools/mssql_emulator/engine.py and transa
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -208,14 +209,70 @@ def test_a_failed_query_keeps_the_transactions_rows(pymssql_connect):
     assert _scalar(conn, f"SELECT COUNT(*) FROM {t}") == 1
 
 
-def test_a_write_conflict_is_3960_and_ends_the_losing_transaction(pymssql_connect):
-    first, second = pymssql_connect(autocommit=True), pymssql_connect(autocommit=True)
-    t = _table("tx_conflict")
+def _blocked_table(first, name: str) -> str:
+    """A table whose row k = 1 the open transaction of ``first`` has changed."""
+    t = _table(name)
     first.cursor().execute(f"CREATE TABLE {t} (k int, v int); INSERT {t} VALUES (1, 0)")
     first.cursor().execute(f"BEGIN TRAN; UPDATE {t} SET v = 1 WHERE k = 1")
+    return t
+
+
+# SET LOCK_TIMEOUT: -1 (the default) waits for ever, 0 does not wait, n waits n ms; then
+# "an error is returned" (1222) and the transaction is not rolled back.
+# https://learn.microsoft.com/en-us/sql/t-sql/statements/set-lock-timeout-transact-sql
+def test_a_blocked_writer_gets_1222_after_lock_timeout(pymssql_connect):
+    first, second = pymssql_connect(autocommit=True), pymssql_connect(autocommit=True)
+    t = _blocked_table(first, "tx_timeout")
+    second.cursor().execute("SET LOCK_TIMEOUT 300")
+    started = time.monotonic()
+    assert _error_number(second, f"UPDATE {t} SET v = 2 WHERE k = 1") == 1222
+    assert time.monotonic() - started >= 0.3
+    second.cursor().execute("SET LOCK_TIMEOUT 0")
+    started = time.monotonic()
     second.cursor().execute("BEGIN TRAN")
+    assert _error_number(second, f"UPDATE {t} SET v = 2 WHERE k = 1") == 1222
+    assert time.monotonic() - started < 0.3
+    assert _scalar(second, "SELECT @@TRANCOUNT") == 1  # 1222 leaves the transaction open
+    second.cursor().execute("ROLLBACK")
+    first.cursor().execute("COMMIT")
+    assert _scalar(second, f"SELECT v FROM {t}") == 1
+
+
+def test_a_blocked_writer_waits_for_the_other_transaction_by_default(pymssql_connect):
+    first, second = pymssql_connect(autocommit=True), pymssql_connect(autocommit=True)
+    t = _blocked_table(first, "tx_wait")
+    outcome = {}
+
+    def blocked_update():
+        try:
+            second.cursor().execute(f"UPDATE {t} SET v = v + 10 WHERE k = 1")
+            outcome["done"] = time.monotonic()
+        except pymssql.Error as error:  # reported by the assert below
+            outcome["error"] = error
+
+    waiter = threading.Thread(target=blocked_update)
+    waiter.start()
+    time.sleep(0.4)
+    assert not outcome, "the writer did not wait for the open transaction"
+    committed = time.monotonic()
+    first.cursor().execute("COMMIT")
+    waiter.join(10)
+    assert "done" in outcome, outcome
+    assert outcome["done"] >= committed
+    assert _scalar(first, f"SELECT v FROM {t}") == 11  # it ran on the committed row
+
+
+def test_a_conflict_after_the_transactions_own_writes_is_3960_and_ends_it(pymssql_connect):
+    # Waiting is not modelled for a transaction that has written: DuckDB gives up its writes at
+    # the conflict, so it could not hold them while waiting (README: Transactions and sessions).
+    first, second = pymssql_connect(autocommit=True), pymssql_connect(autocommit=True)
+    t = _blocked_table(first, "tx_conflict")
+    other = _table("tx_other")
+    second.cursor().execute(f"CREATE TABLE {other} (a int)")
+    second.cursor().execute(f"BEGIN TRAN; INSERT {other} VALUES (1)")
     assert _error_number(second, f"UPDATE {t} SET v = 2 WHERE k = 1") == 3960
     assert _scalar(second, "SELECT @@TRANCOUNT") == 0
+    assert _scalar(second, f"SELECT COUNT(*) FROM {other}") == 0
     first.cursor().execute("COMMIT")
     assert _scalar(second, f"SELECT v FROM {t}") == 1
 
