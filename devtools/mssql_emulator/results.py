@@ -26,6 +26,8 @@ class Column:
     deprecated types: the engine stores and computes it as varchar(max), nvarchar(max) or
     varbinary(max) (``sql_type``, length -1), and the TDS layer sends it as TEXTTYPE, NTEXTTYPE
     or IMAGETYPE with a text pointer ([MS-TDS] 2.2.5.4.3).
+    ``variant_base`` is, for a ``sql_variant`` result (``CAST(x AS sql_variant)``), the type of
+    ``x``: the rows hold x's values, and the TDS layer sends each with that base type.
     """
 
     name: str
@@ -36,6 +38,7 @@ class Column:
     nullable: bool = True
     collation: str | None = None
     legacy_lob: str | None = None
+    variant_base: Column | None = None
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ def parse_type(text: str, name: str = "", *, in_cast: bool = False) -> Column:
         return Column(name, base, scale=length if length is not None else 7)
     if base == "uniqueidentifier":
         return Column(name, base)
+    if base == "sql_variant" and in_cast:  # a stored sql_variant would need a type per value
+        return Column(name, base)
     raise TypeError_(f"Column, parameter, or variable #1: Cannot find data type {match.group(1)}.")
 
 
@@ -295,6 +297,8 @@ def _round_to_scale(scale: int):
 def converter(col: Column, duck_type: str):
     """A function from the DuckDB value to the value results.py promises, or None for identity."""
     t, duck = col.sql_type, str(duck_type).upper()
+    if t == "sql_variant":
+        return converter(col.variant_base, duck_type) if col.variant_base else None
     if duck == "DECIMAL_TEXT":  # a DuckDB DECIMAL fetched as its exact text
         if t in ("decimal", "numeric", "money"):
             return decimal.Decimal

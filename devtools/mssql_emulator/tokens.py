@@ -616,6 +616,87 @@ def _legacy_lob_encoder(legacy_lob: str, limit: int | None) -> tuple[bytes, Enco
     return info, encode, b"\x00"
 
 
+# --- 2.2.5.5.4 sql_variant (SSVARIANTTYPE, a LONGLEN type): TYPE_INFO is the type and a 4-byte
+# maximum length, 8016 (sys.types' max_length for sql_variant). A value is its total length
+# (4 bytes, 0 for NULL), BaseType (1), PropBytes (1), the base type's properties (none for the
+# fixed types; scale for time/datetime2/datetimeoffset; precision and scale for decimal; the
+# maximum length, after the collation for text), then the value's bytes without a length of
+# their own. python-tds 1.17.1 reads it so (tds_types.py, VariantSerializer).
+SSVARIANTTYPE = 0x62
+_VARIANT_MAX_LENGTH = 8016
+_VARIANT_FIXED_TYPES = {  # the fixed-length type ids (2.2.5.4.1) a variant's BaseType uses
+    "tinyint": 0x30,
+    "bit": 0x32,
+    "smallint": 0x34,
+    "int": 0x38,
+    "real": 0x3B,
+    "money": 0x3C,
+    "datetime": 0x3D,
+    "float": 0x3E,
+    "bigint": 0x7F,
+    "uniqueidentifier": GUIDTYPE,
+    "date": DATENTYPE,
+}
+_VARIANT_SCALED_TYPES = {
+    "time": TIMENTYPE,
+    "datetime2": DATETIME2NTYPE,
+    "datetimeoffset": DATETIMEOFFSETNTYPE,
+}
+_VARIANT_TEXT_TYPES = {
+    "nvarchar": NVARCHARTYPE,
+    "nchar": NCHARTYPE,
+    "varchar": BIGVARCHRTYPE,
+    "char": BIGCHARTYPE,
+}
+_VARIANT_BINARY_TYPES = {"varbinary": BIGVARBINTYPE, "binary": BIGBINARYTYPE}
+
+
+def _variant_encoder(base: Column | None) -> tuple[bytes, Encoder, bytes]:
+    """A sql_variant column whose values all have the type ``base`` (unknown: sent as their text)."""
+    as_text = base is None or base.sql_type not in (
+        _VARIANT_FIXED_TYPES.keys()
+        | _VARIANT_SCALED_TYPES.keys()
+        | _VARIANT_TEXT_TYPES.keys()
+        | _VARIANT_BINARY_TYPES.keys()
+        | {"decimal", "numeric"}
+    )
+    if as_text:
+        base = Column("", "nvarchar", length=4000)
+    t = base.sql_type
+    if t in _VARIANT_TEXT_TYPES or t in _VARIANT_BINARY_TYPES:
+        # A variant holds at most 8,000 bytes of its base value, so never a (max) type.
+        limit = 4000 if t in ("nvarchar", "nchar") else 8000
+        length = base.length if base.length and 0 < base.length <= limit else limit
+        base = Column("", t, length=length)
+        max_bytes = struct.pack("<H", length * (2 if t in ("nvarchar", "nchar") else 1))
+        if t in _VARIANT_TEXT_TYPES:
+            type_id, properties, skip = _VARIANT_TEXT_TYPES[t], COLLATION + max_bytes, 2
+        else:
+            type_id, properties, skip = _VARIANT_BINARY_TYPES[t], max_bytes, 2
+    elif t in _VARIANT_SCALED_TYPES:
+        type_id, properties, skip = (
+            _VARIANT_SCALED_TYPES[t],
+            bytes([7 if base.scale is None else base.scale]),
+            1,
+        )
+    elif t in ("decimal", "numeric"):
+        precision, scale = base.precision or 18, base.scale or 0
+        base = Column("", t, precision=precision, scale=scale)
+        type_id = DECIMALNTYPE if t == "decimal" else NUMERICNTYPE
+        properties, skip = bytes([precision, scale]), 1
+    else:
+        type_id, properties, skip = _VARIANT_FIXED_TYPES[t], b"", 1
+    _, encode_base, _ = compile_column(base)
+    head = bytes([type_id, len(properties)]) + properties
+    length = struct.Struct("<I").pack
+
+    def encode(value):
+        body = head + encode_base(str(value) if as_text else value)[skip:]
+        return length(len(body)) + body
+
+    return struct.pack("<BI", SSVARIANTTYPE, _VARIANT_MAX_LENGTH), encode, b"\x00\x00\x00\x00"
+
+
 def compile_column(column: Column, limit: int | None = None) -> tuple[bytes, Encoder, bytes]:
     """(TYPE_INFO, encoder of a non-NULL value, NULL encoding) for one declared column.
 
@@ -624,6 +705,8 @@ def compile_column(column: Column, limit: int | None = None) -> tuple[bytes, Enc
     t = column.sql_type.lower()
     if column.legacy_lob in _LEGACY_LOB_INFO:
         return _legacy_lob_encoder(column.legacy_lob, limit)
+    if t == "sql_variant":
+        return _variant_encoder(column.variant_base)
     if t in _INT_FORMATS:
         info, enc = _int_encoder(t)
     elif t == "bit":
@@ -698,7 +781,9 @@ def _via_text(encode: Encoder) -> Encoder:
     return lambda value: encode(_legacy_text(value))
 
 
-def compile_columns(columns: list[Column], tds_version: int, text_limit: int | None = None) -> CompiledColumns:
+def compile_columns(
+    columns: list[Column], tds_version: int, text_limit: int | None = None
+) -> CompiledColumns:
     """COLMETADATA (Count (2), then per column UserType (4), Flags (2), TYPE_INFO, ColName).
 
     ``text_limit``: the session's TEXTSIZE in bytes (``textsize.byte_limit``), None for none.

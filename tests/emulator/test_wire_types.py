@@ -11,8 +11,10 @@ the token stream itself (parsed here from the spec, not with the emulator's modu
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -190,3 +192,40 @@ def test_the_catalog_names_the_legacy_types(pymssql_connect, lob_table):
         f"WHERE c.object_id = OBJECT_ID(N'dbo.{lob_table}') AND c.name IN ('nt', 't', 'img') ORDER BY c.name"
     )
     assert cursor.fetchall() == [("img", "image", 16), ("nt", "ntext", 16), ("t", "text", 16)]
+
+
+# sql_variant (SSVARIANTTYPE 0x62, [MS-TDS] 2.2.5.5.4) carries its base type with each value, so a
+# client gets back the type that was cast (https://learn.microsoft.com/en-us/sql/t-sql/data-types/sql-variant-transact-sql).
+VARIANT_GUID = uuid.UUID("6f9619ff-8b86-d011-b42d-00c04fc964ff")
+VARIANTS = [
+    ("CAST(2000000000 AS int)", 2000000000),
+    ("CAST(2000000000000 AS bigint)", 2000000000000),
+    ("CAST(255 AS tinyint)", 255),
+    ("CAST(1 AS bit)", True),
+    ("CAST(0.25 AS real)", 0.25),
+    ("CAST(0.12345 AS float)", 0.12345),
+    ("CAST(100.55555 AS decimal(8,5))", Decimal("100.55555")),
+    ("CAST(12.5 AS money)", Decimal("12.5000")),
+    ("N'Grüße 😀'", "Grüße 😀"),
+    ("CAST('test' AS char(5))", "test "),
+    ("CAST('test' AS varbinary(10))", b"test"),
+    ("CAST('2011-02-03T10:11:12.003' AS datetime)", dt.datetime(2011, 2, 3, 10, 11, 12, 3000)),
+    ("CAST('2011-02-03 04:05:06.1234567' AS datetime2)", dt.datetime(2011, 2, 3, 4, 5, 6, 123456)),
+    ("CAST('2011-02-03' AS date)", dt.date(2011, 2, 3)),
+    (f"CAST('{VARIANT_GUID}' AS uniqueidentifier)", VARIANT_GUID),
+    ("CAST(NULL AS int)", None),
+]
+
+
+def test_sql_variant_comes_back_as_its_base_type_through_python_tds(pytds_connect):
+    cursor = pytds_connect().cursor()
+    cursor.execute("SELECT " + ", ".join(f"CAST({sql} AS sql_variant)" for sql, _ in VARIANTS))
+    assert cursor.fetchone() == tuple(value for _, value in VARIANTS)
+
+
+def test_pymssql_reads_sql_variant_as_its_base_bytes(pymssql_connect):
+    # FreeTDS takes the base value out of the variant; pymssql has no sql_variant type and returns
+    # those bytes as they are (as ODBC Driver 11 gives pyodbc, mkleehammer/pyodbc#307).
+    cursor = pymssql_connect(autocommit=True).cursor()
+    cursor.execute("SELECT CAST(7 AS sql_variant), CAST(N'abc' AS sql_variant), CAST(NULL AS sql_variant)")
+    assert cursor.fetchone() == (b"\x07\x00\x00\x00", b"abc", None)
