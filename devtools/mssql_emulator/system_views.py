@@ -404,6 +404,11 @@ _TEXT_TYPE_IDS = {35, 99, 167, 175, 231, 239}
 SYS_SCHEMA_ID = BUILTIN_SCHEMA_IDS["sys"]
 
 
+def builtin_type_ids() -> dict[str, int]:
+    """Each built-in type's name and user_type_id, what TYPE_ID() and TYPE_NAME() map between."""
+    return {name: user_id for name, _system_id, user_id, *_sizes in _BUILTIN_TYPES}
+
+
 def type_rows(collation: str) -> list[tuple]:
     """The sys.types rows of a database whose collation is ``collation``."""
     return [

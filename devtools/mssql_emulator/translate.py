@@ -27,6 +27,7 @@ from devtools.mssql_emulator.system_views import (
     FN_LISTEXTENDEDPROPERTY,
     INFO_CONSTRAINT_VIEWS,
     SYS_VIEWS_BY_NAME,
+    builtin_type_ids,
 )
 
 # Catalog views answered from a database's __info tables: (schema, view) -> (table, columns).
@@ -544,6 +545,10 @@ class Translator:
                 return Column("", "datetime2", scale=7)
             if name == "SYSDATETIMEOFFSET":
                 return Column("", "datetimeoffset", scale=7)
+            if name == "TYPE_NAME":
+                return Column("", "nvarchar", length=128)
+            if name == "TYPE_ID":
+                return Column("", "int")
             if name == "LEN":
                 return Column("", "int")
             if name == "NEWID":
@@ -1006,9 +1011,27 @@ class Translator:
         if name == "SYSDATETIMEOFFSET":
             self.cacheable = False
             return exp.func("ms_dto", exp.func("ms_now_offset_text"))
-        if name == "NEWID":
+        if name in ("NEWID", "NEWSEQUENTIALID"):
+            # NEWSEQUENTIALID's values are not ordered here: "greater than any GUID previously
+            # generated" (https://learn.microsoft.com/en-us/sql/t-sql/functions/newsequentialid-transact-sql)
+            # is not modelled; each is a random GUID, as NEWID's.
             self.cacheable = False
             return exp.func("uuid")
+        if name in ("TYPE_NAME", "TYPE_ID") and len(args) == 1:
+            # https://learn.microsoft.com/en-us/sql/t-sql/functions/type-name-transact-sql and
+            # .../type-id-transact-sql: between a type's name and its user_type_id in sys.types,
+            # NULL when there is none; the emulator has only the built-in types.
+            ids = builtin_type_ids()
+            if name == "TYPE_NAME":
+                ifs = [exp.If(this=exp.Literal.number(i), true=exp.Literal.string(n)) for n, i in ids.items()]
+                return exp.Case(this=exp.cast(args[0].copy(), "BIGINT"), ifs=ifs)
+            wanted = exp.Lower(this=exp.cast(args[0].copy(), "VARCHAR"))
+            ifs = [
+                exp.If(this=exp.Literal.string(spelling), true=exp.Literal.number(i))
+                for n, i in ids.items()
+                for spelling in (n, f"sys.{n}", f"[{n}]")
+            ]
+            return exp.Case(this=wanted, ifs=ifs)
         if name in ("LEN", "DATALENGTH") and len(args) != 1:
             raise SqlServerError(174, f"The {name.lower()} function requires 1 argument(s).", 15)
         if name == "LEN":
