@@ -622,7 +622,9 @@ class ClientConnection:
             and not row_faults.any
             and not dm_exec_connections.mentioned_in(result.cache_key)
         ):
-            cache_key = (result.cache_key, self.tds_version, text_limit)
+            # Two queries may run the same DuckDB SQL yet declare other types (CAST to text or to
+            # varchar(max)): the encoded COLMETADATA belongs to the declared columns too.
+            cache_key = (result.cache_key, tuple(result.columns), self.tds_version, text_limit)
             cached = self.server.cache.get(cache_key)
             if cached is not None:
                 _close_rows(result.rows)

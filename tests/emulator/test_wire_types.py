@@ -229,3 +229,19 @@ def test_pymssql_reads_sql_variant_as_its_base_bytes(pymssql_connect):
     cursor = pymssql_connect(autocommit=True).cursor()
     cursor.execute("SELECT CAST(7 AS sql_variant), CAST(N'abc' AS sql_variant), CAST(NULL AS sql_variant)")
     assert cursor.fetchone() == (b"\x07\x00\x00\x00", b"abc", None)
+
+
+def test_a_replayed_result_keeps_its_own_declared_types(emulator):
+    # The casts all run the same DuckDB query; the result cache must not replay the first one's
+    # COLMETADATA (varchar(max)) for the others.
+    client = raw_tds.RawTdsClient(emulator.host, emulator.port)
+    types = []
+    try:
+        client.login(emulator.user, emulator.password, emulator.database)
+        for target in ("varchar(max)", "text", "nvarchar(max)", "ntext", "varchar(max)"):
+            client.batch(f"SELECT CAST('abc' AS {target}) AS a")
+            columns, _ = _columns(client.read_message(), 0)
+            types.append(columns[0]["type"])
+    finally:
+        client.close()
+    assert types == ["varchar", "text", "nvarchar", "ntext", "varchar"]
