@@ -180,6 +180,7 @@ class ClientConnection:
         self._poller.register(sock, select.POLLIN)
         self.tds_version = tokens.TDS74
         self.session: Session | None = None
+        self.login_textsize = textsize.DEFAULT  # what sp_reset_connection goes back to
         self._transaction_ids = itertools.count(1)
         self.transaction: bytes | None = None  # current transaction descriptor (8 bytes)
         self.encryption = Encryption.NONE
@@ -321,7 +322,8 @@ class ClientConnection:
             return False
 
         self.session = Session(user=user, database=database, spid=self.spid)
-        self.session.options[textsize.OPTION] = textsize.at_login(login.option_flags2, self.tds_version)
+        self.login_textsize = textsize.at_login(login.option_flags2, self.tds_version)
+        self.session.options[textsize.OPTION] = self.login_textsize
         w = self.writer.write
         w(tokens.envchange_text(tokens.ENV_DATABASE, database, "master"))
         w(tokens.info(5701, f"Changed database context to '{database}'.", SERVER_NAME, 2))
@@ -459,6 +461,9 @@ class ClientConnection:
             self.server.engine.end_session(self.session)
             if self.transaction is not None:
                 self._end_transaction(tokens.ENV_ROLLBACK_TRAN)
+            # "back to the default environment setting, effectively simulating a logout and a
+            # subsequent login" (2.2.3.1.2): TEXTSIZE as the login left it.
+            self.session.options[textsize.OPTION] = self.login_textsize
             self.writer.write(tokens.return_status(0))
             self.writer.write(tokens.done(token=tokens.TOKEN_DONEPROC))
             self.writer.end_message()

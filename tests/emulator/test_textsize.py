@@ -112,3 +112,14 @@ def test_a_textsize_that_is_not_a_number_is_a_syntax_error(pymssql_connect):
     assert caught.value.args[0] == 102
     cursor.execute("SELECT @@TEXTSIZE")
     assert cursor.fetchone() == (2147483647,)
+
+
+def test_sp_reset_connection_goes_back_to_the_logins_textsize(pymssql_connect):
+    # [MS-TDS] 2.2.3.1.2: a reset is "effectively simulating a logout and a subsequent login". For
+    # pymssql that is DB-Library's login, before its conn_properties set 2147483647.
+    conn = pymssql_connect(autocommit=True)
+    cursor = conn.cursor()
+    cursor.execute("SET TEXTSIZE 64")
+    cursor.callproc("sp_reset_connection")
+    cursor.execute("SELECT @@TEXTSIZE")
+    assert cursor.fetchone() == (4096,)
