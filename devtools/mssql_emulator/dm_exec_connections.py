@@ -1,4 +1,4 @@
-"""sys.dm_exec_connections: one row per logged-in connection, kept in the engine's tables.
+"""sys.dm_exec_connections: one row per logged-in connection, kept here and read per query.
 
 Columns and values as documented in
 https://learn.microsoft.com/en-us/sql/relational-databases/system-dynamic-management-views/sys-dm-exec-connections-transact-sql:
@@ -15,7 +15,6 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
-from devtools.mssql_emulator.catalog import INFO_SCHEMA
 from devtools.mssql_emulator.results import Column
 
 TABLE = "sys_dm_exec_connections"  # in each database's hidden __info schema
@@ -73,39 +72,27 @@ class ConnectionRow:
 
 
 class ConnectionsView:
-    """The rows of the live connections, written into every database's table on each change."""
+    """The rows of the live connections. A query of the view reads them through the engine's
+    ``live_rows`` (appended to the view's empty table by the translator), so a login or a
+    logout writes no table: rewriting every database's table on each one cost
+    (connections x databases) inserts and made logins queue behind each other."""
 
     def __init__(self, engine):
-        self._engine = engine
         self._rows: dict[int, ConnectionRow] = {}
         self._lock = threading.Lock()
+        engine.live_rows[TABLE] = self.rows
 
     def add(self, row: ConnectionRow) -> None:
         with self._lock:
             self._rows[row.session_id] = row
-            self._write()
 
     def remove(self, session_id: int) -> None:
         with self._lock:
-            if self._rows.pop(session_id, None) is not None:
-                self._write()
+            self._rows.pop(session_id, None)
 
-    def _write(self) -> None:
-        engine = self._engine
-        marks = ", ".join("?" * len(COLUMNS))
-        rows = [row.values() for row in self._rows.values()]
-        # The catalog version is left alone on purpose: bumping it on every login would empty
-        # the result cache of every session. The server never caches a result of this view.
-        with engine.lock:
-            cursor = engine.db.cursor()
-            try:
-                for database in list(engine.catalog.databases.values()):
-                    table = f'"{database}".{INFO_SCHEMA}.{TABLE}'
-                    cursor.execute(f"DELETE FROM {table}")
-                    if rows:
-                        cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
-            finally:
-                cursor.close()
+    def rows(self) -> list[tuple]:
+        with self._lock:
+            return [self._rows[spid].values() for spid in sorted(self._rows)]
 
 
 def mentioned_in(cache_key) -> bool:

@@ -23,7 +23,7 @@ import datetime
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import duckdb
 from sqlglot import exp
@@ -98,6 +98,9 @@ class Engine:
         self._local = threading.local()
         # The live sessions by spid, for sys.dm_exec_sessions (added at their first batch).
         self._sessions: dict[int, Session] = {}
+        # Rows of views that live outside DuckDB (dm_exec_connections.py registers its own),
+        # by their empty table's name; see translate.Translator._append_live_rows.
+        self.live_rows: dict[str, Callable[[], list[tuple]]] = {}
         self._created = datetime.datetime.now().replace(microsecond=0)  # sys.databases.create_date
         self._shared_ddl.execute(sqltypes.MACROS)
         self._shared_ddl.execute(translate.MACROS)
@@ -420,7 +423,7 @@ class Engine:
             state.trancount,
             state.rowcount,
             textsize.of_session(session.options),
-            lambda: self._session_rows(session),
+            {**self.live_rows, dm_exec_sessions.TABLE: lambda: self._session_rows(session)},
         )
 
     def _session_rows(self, asking: Session) -> list[tuple]:

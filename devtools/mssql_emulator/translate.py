@@ -19,7 +19,7 @@ from sqlglot import exp
 from sqlglot.dialects.tsql import TSQL
 from sqlglot.tokens import TokenType
 
-from devtools.mssql_emulator import binding, collations, dm_exec_sessions, sqltypes
+from devtools.mssql_emulator import binding, collations, sqltypes
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, INFO_VIEWS_BY_NAME, Catalog, TableDef
 from devtools.mssql_emulator.collations import COERCIBLE, EXPLICIT, IMPLICIT, NONE, Label
 from devtools.mssql_emulator.results import Column, SqlServerError
@@ -244,8 +244,9 @@ class Context:
     trancount: int = 0
     rowcount: int = 0
     textsize: int = 4096  # @@TEXTSIZE: the engine passes the session's (textsize.py)
-    # sys.dm_exec_sessions' live rows, asked for only by a query that reads the view
-    live_sessions: Callable[[], list[tuple]] | None = None
+    # Rows of views kept outside DuckDB (sys.dm_exec_sessions, sys.dm_exec_connections) by
+    # their empty table's name, asked for only by a query that reads one
+    live_rows: dict[str, Callable[[], list[tuple]]] = field(default_factory=dict)
 
 
 def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = False) -> Column:
@@ -642,7 +643,7 @@ class Translator:
                     tree = replacement
                 else:
                     node.replace(replacement)
-        self._append_live_sessions(tree)
+        self._append_live_rows(tree)
         for table in list(tree.find_all(exp.Table)):
             if table.meta.get("columns") is FN_LISTEXTENDEDPROPERTY:
                 empty = exp.select(
@@ -654,20 +655,28 @@ class Translator:
                 table.replace(exp.Subquery(this=empty, alias=alias.copy()))
         return tree
 
-    def _append_live_sessions(self, tree: exp.Expression) -> None:
-        """sys.dm_exec_sessions: its empty table (for the columns' types) plus the live rows."""
+    def _append_live_rows(self, tree: exp.Expression) -> None:
+        """A view kept outside DuckDB: its empty table (for the columns' types) plus the rows."""
         for table in list(tree.find_all(exp.Table)):
-            if table.name != dm_exec_sessions.TABLE or table.db != INFO_SCHEMA:
+            live = self.context.live_rows.get(table.name) if table.db == INFO_SCHEMA else None
+            if live is None:
                 continue
             self.cacheable = False
-            rows = self.context.live_sessions() if self.context.live_sessions else []
+            rows = live()
+            columns = table.meta.get("columns") or []
             bare = exp.Table(
                 this=table.this.copy(), db=table.args["db"].copy(), catalog=table.args["catalog"].copy()
             )
             query: exp.Expression = exp.select("*").from_(bare)
             if rows:
+                types = [sqltypes.storage_type(col) for col in columns]
                 values = exp.Values(
-                    expressions=[exp.Tuple(expressions=[_literal(v) for v in row]) for row in rows],
+                    expressions=[
+                        exp.Tuple(
+                            expressions=[exp.cast(_literal(v), t) for v, t in zip(row, types, strict=True)]
+                        )
+                        for row in rows
+                    ],
                     alias=exp.TableAlias(this=exp.to_identifier("live")),
                 )
                 query = exp.union(query, exp.select("*").from_(values), distinct=False)

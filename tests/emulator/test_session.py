@@ -169,3 +169,26 @@ def test_declare_sends_no_done_and_each_assignment_one(pytds_connect):
     assert cursor.nextset() and not cursor.description
     assert cursor.nextset() and cursor.fetchall() == [("value",)]
     assert not cursor.nextset()
+
+
+def test_logins_do_not_slow_down_with_open_connections_and_databases(pymssql_connect):
+    # sys.dm_exec_connections used to be rewritten into every database's table at each login
+    # and logout, so with many connections open each login waited on (connections x
+    # databases) inserts (pymssql's own suite, which keeps its connections, timed out). Its
+    # rows are now read when a query asks for them.
+    admin = pymssql_connect(autocommit=True)
+    names = [f"zz_login_cost_{n}" for n in range(4)]  # after the others in DB_ID's name order
+    for name in names:
+        admin.cursor().execute(f"CREATE DATABASE {name}")
+    try:
+        held = [pymssql_connect(autocommit=True) for _ in range(20)]
+        started = time.monotonic()
+        for _ in range(5):
+            pymssql_connect(autocommit=True).close()
+        elapsed = time.monotonic() - started
+        (count,) = _rows(admin, f"SELECT COUNT(*) FROM {names[-1]}.sys.dm_exec_connections")[0]
+        assert count >= len(held) + 1
+    finally:
+        for name in names:
+            admin.cursor().execute(f"DROP DATABASE {name}")
+    assert elapsed < 2.0, f"5 logins and logouts took {elapsed:.1f} s with {count} connections open"
