@@ -8,6 +8,7 @@ fresh PostgreSQL database. Contenders run one at a time, each in its own subproc
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -24,7 +25,9 @@ import psycopg
 import pymssql
 from psycopg import sql
 
-from bench import measure
+from bench import contenders_env, measure
+from bench.contenders_env import ContendersEnvironmentError
+from bench.worker import COLUMNS_PATH_TABLE
 from devtools.embedded_postgres import EmbeddedPostgres
 from devtools.mssql_emulator import MssqlEmulator
 from devtools.stack import mssql_connection, postgres_connection
@@ -39,14 +42,33 @@ ALL_CONTENDERS = (
     "fetch_only_fetchmany",
     "fetch_only_lines",
     "copy_only",
+    "copy_only_lines",
     "sync",
+    "sync_columns",
+    "sync_1pct_changed",
     "airflow_dags_test",
+    "tds_fdw",
+    "ingestr",
+    "sling",
+    "dlt",
     "generic_transfer",
     "seed_delete_insert",
     "pgloader",
 )
-# Only the sync runs at these sizes: the 10,000-row run is the baseline of the memory target.
+SYNCS = ("sync", "sync_columns")
+# Full reloads by other tools, each run twice: the first reads its own query cold, the second
+# (the figure compared) warm. bench.contenders_env installs the three that are not Debian's.
+RELOADERS = ("tds_fdw", "ingestr", "sling", "dlt")
+# Only the syncs run at these sizes: the 10,000-row run is the baseline of the memory target.
 SYNC_ONLY_SIZES = (10_000,)
+# sync_1pct_changed: the items of documents whose number ends so (about 1% of the rows) change.
+CHANGED_TABLE = "dbo.ZSDOrderItem"  # the view's base table (devtools/demo_source/create_source.sql)
+CHANGED_DOCUMENT_SUFFIX = "37"
+# The emulator's result cache holds the queries a size needs warm at the largest size: the
+# CSV lines (about 1.2 kB a row), the typed rows (about 0.8 kB), and the other tools' queries
+# (each tool runs its two runs back to back; LRU drops the oldest), with room to spare.
+CACHE_BYTES_PER_ROW = 6_000
+MIN_CACHE_MB = 512
 FETCHMANY_MAX_ROWS = 100_000  # the read-path comparison needs no million-row run
 DAGS_TEST_ROWS = 5_000
 LIVE_TABLE = "public.open_orders"
@@ -68,6 +90,10 @@ class Measurement:
     rows_written: int | None = None
     wal_bytes: int | None = None
     reader: dict | None = None
+    rows_changed: int | None = None  # rows of the source changed before this run
+    source_cache: str | None = None  # "cold": the emulator computed this query's rows; "warm": replayed
+    load_before: float | None = None  # the machine's 1-minute load average as the run started
+    load_after: float | None = None
     note: str = ""
     error: str = ""
 
@@ -95,10 +121,14 @@ class Bench:
     def __init__(self, session: Session):
         self.session = session
         self.postgres = EmbeddedPostgres(databases=())
-        self.mssql = MssqlEmulator(user="demo", password="demo-password", database="ProcessStatus")
+        self.cache_mb = cache_mb_for(max(session.sizes))
+        self.mssql = MssqlEmulator(
+            user="demo", password="demo-password", database="ProcessStatus", cache_mb=self.cache_mb
+        )
         self.seeded = 0
         self.airflow_home = Path(tempfile.mkdtemp(prefix="oos-bench-airflow-"))
         self.pgloader_failure: str | None = None
+        self.contenders_env_failure: str | None = None
 
     # -- the session --------------------------------------------------------------------------
     def run(self) -> Session:
@@ -131,7 +161,7 @@ class Bench:
     def _wanted(self, name: str, size: int) -> bool:
         if name not in self.session.contenders:
             return False
-        if size in SYNC_ONLY_SIZES and size not in QUICK_SIZES and name != "sync":
+        if size in SYNC_ONLY_SIZES and size not in QUICK_SIZES and name not in SYNCS:
             return False
         if name == "fetch_only_fetchmany":
             return size <= FETCHMANY_MAX_ROWS
@@ -139,29 +169,42 @@ class Bench:
 
     def _run_size(self, size: int) -> None:
         dsn = self._fresh_database(size)
-        # The sync's first load goes first and meets the cold source: the emulator caches a
-        # repeated query's result, so every later contender (and the sync's re-sync, the
-        # figure compared) reads a warm source.
+        # The emulator caches a repeated query's encoded result (a real SQL Server caches pages,
+        # not results), so the sync's CSV-line query is read once, unmeasured, before any run
+        # that reads it: every sync and limit figure then reads the same warm source. The typed
+        # path's first load is the first read of the column-by-column query (most contenders'
+        # query) and is marked cold; everything after it reads that query warm.
+        if any(self._wanted(other, size) for other, reads in _READS.items() if reads == "fetch_only_lines"):
+            warm = self._run_worker("fetch_only_lines", size, dsn, table=None, run="warm-up")
+            log.info("warmed the CSV-line query in %.1f s", warm.wall_seconds or 0)
         if self._wanted("sync", size):
-            self._run_sync(size, dsn, "first load")
-        if any(self._wanted(name, size) for name in self.session.contenders if name != "sync"):
-            # The sync reads the view as CSV lines (a query of its own); the limits and the other
-            # contenders read it column by column, so that query is warmed too, unmeasured.
+            self._run_sync("sync", size, dsn, "first load", "warm")
+        if self._wanted("sync_columns", size):
+            self._run_sync("sync_columns", size, dsn, "first load", "cold")
+        elif any(self._wanted(other, size) for other, reads in _READS.items() if reads == "fetch_only"):
             warm = self._run_worker("fetch_only", size, dsn, table=None, run="warm-up")
             log.info("warmed the column-by-column query in %.1f s", warm.wall_seconds or 0)
         for name in self.session.contenders:
             if not self._wanted(name, size):
                 continue
-            if name == "sync":
-                self._run_sync(size, dsn, "re-sync")
+            if name in SYNCS:
+                self._run_sync(name, size, dsn, "re-sync", "warm")
+            elif name == "sync_1pct_changed":
+                continue  # last: changing the source withdraws every cached result
             elif name == "pgloader":
                 self._record(self._run_pgloader(size, dsn))
             elif name in ("generic_transfer", "seed_delete_insert"):
                 self._run_full_reload(name, size, dsn)
+            elif name in RELOADERS:
+                self._run_reloader(name, size, dsn)
             else:
-                self._record(
-                    self._run_worker(name, size, dsn, table=None, run="read" if "fetch" in name else "load")
+                measurement = self._run_worker(
+                    name, size, dsn, table=None, run="read" if "fetch" in name else "load"
                 )
+                measurement.source_cache = "warm"
+                self._record(measurement)
+        if self._wanted("sync_1pct_changed", size):
+            self._run_changed_resync(size, dsn)
 
     # -- servers and data -----------------------------------------------------------------------
     def _source_kwargs(self) -> dict:
@@ -244,6 +287,8 @@ class Bench:
             wall_seconds=process.wall_seconds,
             peak_rss_mb=process.peak_rss_mb,
             reader=reading.result if reader else None,
+            load_before=process.load_before,
+            load_after=process.load_after,
         )
         if not measurement.ok:
             timed_out = f"timed out after {timeout:.0f} s\n" if process.timed_out else ""
@@ -265,6 +310,8 @@ class Bench:
                 f"read+COPY {phases['read_and_copy']:.1f} s (COPY idle {phases['copy_waited_for_source']:.1f} s "
                 f"waiting for the source), whole extract {phases['extract']:.1f} s, apply {phases['apply']:.2f} s"
             )
+        if result.get("read_path"):
+            measurement.note = "; ".join(filter(None, [f"read by {result['read_path']}", measurement.note]))
         if "block_rows" in result and result["block_rows"] < size:
             measurement.note = (
                 f"{result['block_rows']:,} rows in memory, COPY'd {size // result['block_rows']} times"
@@ -272,16 +319,75 @@ class Bench:
         return measurement
 
     # -- the contenders ---------------------------------------------------------------------------
-    def _run_sync(self, size: int, dsn: str, run: str) -> None:
-        measurement = self._run_worker("sync", size, dsn, LIVE_TABLE, run, reader=True)
-        if measurement.ok and measurement.rows_in_table != size:
-            measurement.ok, measurement.error = (
-                False,
-                f"table holds {measurement.rows_in_table} rows, not {size}",
-            )
-        if run == "first load":
-            measurement.note = "cold source (fills the emulator's cache); " + measurement.note
+    def _run_sync(self, name: str, size: int, dsn: str, run: str, source_cache: str) -> Measurement:
+        table = LIVE_TABLE if name == "sync" else f"public.{COLUMNS_PATH_TABLE}"
+        measurement = self._run_worker(name, size, dsn, table, run, reader=name == "sync")
+        _check_rows(measurement, size)
+        measurement.source_cache = source_cache
         self._record(measurement)
+        return measurement
+
+    def _run_changed_resync(self, size: int, dsn: str) -> None:
+        """The sync after about 1% of the source's rows changed (warm source, read path auto).
+
+        The change withdraws the emulator's cached results, so the CSV-line query is read once,
+        unmeasured, before the sync: the figure compares with the unchanged re-sync's warm read.
+        The changed rows stay changed; every later run reads the source as it now is.
+        """
+        changed = self._change_source_rows(size)
+        warm = self._run_worker("fetch_only_lines", size, dsn, table=None, run="warm-up")
+        log.info("changed %d rows; warmed the CSV-line query in %.1f s", changed, warm.wall_seconds or 0)
+        measurement = self._run_worker("sync", size, dsn, LIVE_TABLE, "re-sync, 1% changed", reader=True)
+        measurement.contender = "sync_1pct_changed"
+        measurement.rows_changed = changed
+        _check_rows(measurement, size)
+        measurement.source_cache = "warm"
+        self._record(measurement)
+
+    def _change_source_rows(self, size: int) -> int:
+        """One set-based UPDATE of the items of every hundredth sales document; returns its row count.
+
+        A statement per row (devtools.demo_source.generate.apply_changes) takes the emulator
+        minutes at these sizes. The new LastChangedAt differs from every seeded one (they are
+        before the extract date) and from an earlier size's change, so every matched row changes.
+        """
+        from devtools.demo_source.rows import EXTRACT_DATE
+
+        stamp = f"{EXTRACT_DATE + dt.timedelta(days=4)} 00:00:00.{size % 10_000_000:07d}"
+        with contextlib.closing(pymssql.connect(**self._source_kwargs())) as conn:
+            cursor = conn.cursor()
+            cursor.execute(
+                f"UPDATE {CHANGED_TABLE} SET LastChangedAt = %s WHERE RIGHT(SalesDocument, 2) = %s",
+                (stamp, CHANGED_DOCUMENT_SUFFIX),
+            )
+            changed = cursor.rowcount
+            conn.commit()
+        return changed
+
+    def _run_reloader(self, name: str, size: int, dsn: str) -> None:
+        """Another tool's full reload, twice: cold for its own query, then warm (the figure compared).
+
+        A failed first run is not repeated (a timeout would cost the session as long again):
+        the second is recorded as failed, never left out.
+        """
+        first = self._run_one_reload(name, size, dsn, "first load", "cold")
+        if first.ok:
+            self._run_one_reload(name, size, dsn, "re-sync", "warm")
+        else:
+            self._record(
+                Measurement(
+                    size, name, "re-sync", False, source_cache="warm", error="not run: its first run failed"
+                )
+            )
+
+    def _run_one_reload(self, name: str, size: int, dsn: str, run: str, source_cache: str) -> Measurement:
+        if name == "tds_fdw":
+            measurement = self._run_tds_fdw(size, dsn, run)
+        else:
+            measurement = self._run_tool(name, size, dsn, run)
+        measurement.source_cache = source_cache
+        self._record(measurement)
+        return measurement
 
     def _run_full_reload(self, name: str, size: int, dsn: str) -> None:
         """A contender that replaces the whole table; measured as a re-sync of unchanged data.
@@ -307,7 +413,108 @@ class Bench:
             )
         if measurement.ok:
             measurement.rows = size
+        measurement.source_cache = "warm"
         self._record(measurement)
+
+    def _run_tds_fdw(self, size: int, dsn: str, run: str) -> Measurement:
+        table = "bench.tds_fdw"
+        if run == "first load":
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(_view_shaped_table(table))
+        measurement = self._run_worker("tds_fdw", size, dsn, table, run, timeout=self.session.reload_timeout)
+        _check_rows(measurement, size)
+        return measurement
+
+    def _run_tool(self, name: str, size: int, dsn: str, run: str) -> Measurement:
+        """ingestr, sling (whole CLI processes) or dlt (its pipeline timed in its own process)."""
+        table = TOOL_TABLES[name]
+        if self.contenders_env_failure:
+            return Measurement(
+                size, name, run, False, error=self.contenders_env_failure, note="not installed"
+            )
+        try:
+            command, env, timed_inside = self._tool_command(name, size, dsn, table)
+        except ContendersEnvironmentError as exc:
+            # One failed build is enough: the next tool would wait for the same failure.
+            self.contenders_env_failure = str(exc)
+            return Measurement(size, name, run, False, error=str(exc), note="not installed")
+        workdir = Path(tempfile.mkdtemp(prefix=f"oos-bench-{name}-"))
+        env["HOME"] = str(workdir)  # sling and ingestr keep their state and logs under HOME
+        lsn = measure.wal_lsn(dsn)
+        written_before = measure.rows_written(dsn, table)
+        try:
+            process = measure.run_measured(command, env, str(workdir), self.session.reload_timeout)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        measurement = Measurement(
+            size,
+            name,
+            run,
+            ok=process.returncode == 0 and not process.timed_out,
+            seconds=process.wall_seconds,
+            wall_seconds=process.wall_seconds,
+            peak_rss_mb=process.peak_rss_mb,
+            load_before=process.load_before,
+            load_after=process.load_after,
+            note="" if timed_inside else "whole CLI process",
+        )
+        if not measurement.ok:
+            timed_out = f"\ntimed out after {self.session.reload_timeout:.0f} s" if process.timed_out else ""
+            measurement.error = _redact(process.tail(), self.mssql.password) + timed_out
+            return measurement
+        if timed_inside:
+            result = process.result()
+            measurement.seconds = result.get("seconds", measurement.seconds)
+            measurement.peak_rss_mb = result.get("peak_rss_mb", measurement.peak_rss_mb)
+        measurement.wal_bytes = measure.wal_bytes_since(dsn, lsn)
+        measurement.rows_written = measure.rows_written(dsn, table) - written_before
+        measurement.rows_in_table = measure.row_count(dsn, table)
+        measurement.rows = measurement.rows_in_table
+        _check_rows(measurement, size)
+        return measurement
+
+    def _tool_command(self, name: str, size: int, dsn: str, table: str) -> tuple[list[str], dict, bool]:
+        """(command, environment, whether it times its own work); URLs travel in the environment."""
+        database = dsn.split("dbname=")[1].split()[0]
+        pg = self.postgres
+        target_url = f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{database}?sslmode=disable"
+        ms = self.mssql
+        # go-mssqldb (ingestr, sling): encrypt=disable is FreeTDS's pymssql session after the
+        # login; TLS of the whole session would be a cost the sync does not pay.
+        source_url = (
+            f"sqlserver://{ms.user}:{ms.password}@{ms.host}:{ms.port}?database={ms.database}&encrypt=disable"
+        )
+        base = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "PG"))}
+        view = "dbo.vwZSDOrder_Advanced"
+        if name == "ingestr":
+            command = [
+                str(contenders_env.ingestr_binary()), "ingest", "--source-table", view,
+                "--dest-table", table, "--full-refresh", "--yes", "--progress", "log",
+            ]  # fmt: skip
+            env = dict(
+                base,
+                INGESTR_SOURCE_URI=source_url.replace("sqlserver://", "mssql://", 1),
+                INGESTR_DESTINATION_URI=target_url,
+                INGESTR_DISABLE_TELEMETRY="true",
+            )
+            return command, env, False
+        if name == "sling":
+            command = [
+                str(contenders_env.sling_binary()), "run", "--src-conn", "BENCH_MSSQL", "--src-stream", view,
+                "--tgt-conn", "BENCH_PG", "--tgt-object", table, "--mode", "full-refresh",
+            ]  # fmt: skip
+            env = dict(base, BENCH_MSSQL=source_url, BENCH_PG=target_url, SLING_DISABLE_TELEMETRY="true")
+            return command, env, False
+        spec = {
+            "source": self._source_kwargs(),
+            "source_schema": "dbo",
+            "source_object": "vwZSDOrder_Advanced",
+            "target_url": target_url,
+            "dlt_table": table,
+            "rows": size,
+        }
+        command = [str(contenders_env.contenders_python()), str(REPO_ROOT / "bench" / "dlt_load.py")]
+        return command, dict(base, BENCH_SPEC=json.dumps(spec)), True
 
     def _run_pgloader(self, size: int, dsn: str) -> Measurement:
         if self.pgloader_failure:
@@ -364,6 +571,9 @@ class Bench:
             rows_in_table=rows,
             peak_rss_mb=process.peak_rss_mb,
             wal_bytes=measure.wal_bytes_since(dsn, lsn),
+            source_cache="cold",  # its own query, run once
+            load_before=process.load_before,
+            load_after=process.load_after,
         )
         if not measurement.ok:
             measurement.error = "\n".join(errors[-5:] or [process.tail()])
@@ -399,6 +609,9 @@ class Bench:
                         peak_rss_mb=process.peak_rss_mb,
                         rows_written=measure.rows_written(stack.orders_dsn, LIVE_TABLE) - before,
                         wal_bytes=measure.wal_bytes_since(stack.orders_dsn, lsn),
+                        source_cache="cold" if run == "first load" else "warm",
+                        load_before=process.load_before,
+                        load_after=process.load_after,
                         note="whole CLI process: interpreter, Airflow start-up, DAG parse, three tasks",
                         error="" if ok else _redact(process.tail(), stack.password),
                     )
@@ -408,7 +621,44 @@ class Bench:
     def _environment(self) -> dict:
         with psycopg.connect(self.postgres.dsn("postgres"), autocommit=True) as conn:
             server_version = conn.execute("SHOW server_version").fetchone()[0]
-        return environment(server_version)
+            tds_fdw = conn.execute(
+                "SELECT default_version FROM pg_available_extensions WHERE name = 'tds_fdw'"
+            ).fetchone()
+        found = environment(server_version)
+        found["tds_fdw"] = tds_fdw[0] if tds_fdw else "not installed"
+        found.update(contenders_env.pinned_versions())
+        found["emulator result cache"] = f"{self.cache_mb:,} MiB"
+        return found
+
+
+# Where each tool writes (dlt: its dataset is the schema).
+TOOL_TABLES = {"ingestr": "bench.ingestr", "sling": "bench.sling", "dlt": "bench_dlt.orders"}
+# Which warm-up worker runs the same source query as each contender: the CSV-line query
+# (fetch_only_lines) or the column-by-column one (fetch_only). Contenders not listed run their own.
+_READS = {
+    "sync": "fetch_only_lines",
+    "sync_1pct_changed": "fetch_only_lines",
+    "sync_columns": "fetch_only",
+    "fetch_only_lines": "fetch_only_lines",
+    "copy_only_lines": "fetch_only_lines",
+    "fetch_only": "fetch_only",
+    "fetch_only_fetchmany": "fetch_only",
+    "copy_only": "fetch_only",
+    "generic_transfer": "fetch_only",
+    "seed_delete_insert": "fetch_only",
+}
+
+
+def cache_mb_for(largest_size: int) -> int:
+    """The emulator's result cache for a session whose largest size is ``largest_size`` rows."""
+    return max(MIN_CACHE_MB, -(-largest_size * CACHE_BYTES_PER_ROW // 2**20))
+
+
+def _check_rows(measurement: Measurement, size: int) -> None:
+    """A run that left the wrong number of rows in its table failed, whatever its exit code."""
+    if measurement.ok and measurement.rows_in_table != size:
+        measurement.ok = False
+        measurement.error = f"table holds {measurement.rows_in_table} rows, not {size}"
 
 
 def _view_shaped_table(table: str) -> str:

@@ -1,6 +1,7 @@
 """Measuring a contender from the outside: its process's peak RSS, and what it wrote to PostgreSQL.
 
-Peak RSS is the child's ``VmHWM`` (the high-water mark of its own address space). Not
+The machine's 1-minute load average is read as each process starts and ends: the machine is
+shared, and a figure taken under load says so. Peak RSS is the child's ``VmHWM`` (the high-water mark of its own address space). Not
 ``wait4``'s ``ru_maxrss``: Linux carries the parent's high-water mark into a forked child
 across exec, so every child of the harness would report at least the harness's size. Python
 workers read their own ``VmHWM`` as they finish; other programs are sampled every 50 ms (the
@@ -29,6 +30,8 @@ class ProcessRun:
     stdout: str
     stderr: str
     timed_out: bool = False
+    load_before: float | None = None  # the machine's 1-minute load average as it started
+    load_after: float | None = None
 
     def result(self) -> dict:
         """The last JSON line the process printed (a worker's own figures), or {}."""
@@ -43,6 +46,7 @@ class ProcessRun:
 
 def run_measured(command: list[str], env: dict[str, str], cwd: str, timeout: float) -> ProcessRun:
     """Run ``command`` to completion; output goes to files, so a chatty child never blocks on a pipe."""
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -78,6 +82,8 @@ def run_measured(command: list[str], env: dict[str, str], cwd: str, timeout: flo
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
             timed_out=timed_out,
+            load_before=round(load_before, 2),
+            load_after=round(os.getloadavg()[0], 2),
         )
 
 

@@ -151,12 +151,78 @@ def copy_only(spec: dict) -> dict:
     return result
 
 
+@contender("copy_only_lines")
+def copy_only_lines(spec: dict) -> dict:
+    """COPY of the sync's own CSV lines, already in memory, into a raw table like its staging.
+
+    The other half of the sync's transport (fetch_only_lines is the first): the lines go to
+    ``COPY ... (FORMAT csv)`` joined into one string per batch, as include/table_sync/transfer.py
+    writes them (joined before the clock starts). Up to COPY_ONLY_BLOCK_ROWS lines are held;
+    larger sizes replay that block.
+    """
+    mapping = _mapping()
+    table = sql.Identifier("bench", "copy_only_lines")
+    with contextlib.closing(_source(spec)) as conn:
+        cursor = conn.cursor()
+        cursor.execute(csv_line_statement(mapping))
+        block = [line for (line,) in cursor.fetchmany(min(spec["rows"], COPY_ONLY_BLOCK_ROWS))]
+    batch_rows = mapping.thresholds.batch_rows
+    batches = [block[i : i + batch_rows] for i in range(0, len(block), batch_rows)]
+    texts = ["\n".join(batch) + "\n" for batch in batches]
+    columns = sql.SQL(", ").join(sql.Identifier(c.source) for c in mapping.columns)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, columns)
+    with psycopg.connect(spec["target_dsn"], autocommit=True) as target:
+        target.execute("CREATE SCHEMA IF NOT EXISTS bench")
+        target.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+        target.execute(_raw_table_ddl(mapping, table))
+
+        def work() -> dict:
+            written = 0
+            with target.cursor() as cursor, cursor.copy(statement) as copy:
+                while written < spec["rows"]:
+                    for lines, text in zip(batches, texts, strict=True):
+                        left = spec["rows"] - written
+                        if left <= 0:
+                            break
+                        if len(lines) > left:
+                            lines = lines[:left]
+                            text = "\n".join(lines) + "\n"
+                        copy.write(text)
+                        written += len(lines)
+            return {"rows": written, "block_rows": len(block)}
+
+        result = _timed(work)
+        target.execute(sql.SQL("DROP TABLE {}").format(table))
+    return result
+
+
 # -- this project -------------------------------------------------------------------------
+
+
+# The typed path's own live table, so its first load meets an empty table as the default's does.
+COLUMNS_PATH_TABLE = "open_orders_columns"
 
 
 @contender("sync")
 def sync(spec: dict) -> dict:
-    """The engine's sync_once: extract, validate, replace, cleanup."""
+    """The engine's sync_once: extract, validate, replace, cleanup (read path auto)."""
+    return _sync(spec, _mapping())
+
+
+@contender("sync_columns")
+def sync_columns(spec: dict) -> dict:
+    """sync_once with source.read_path forced to ``columns`` (the typed column-by-column read)."""
+    mapping = _mapping()
+    mapping = mapping.model_copy(
+        update={
+            "source": mapping.source.model_copy(update={"read_path": "columns"}),
+            "target": mapping.target.model_copy(update={"table": COLUMNS_PATH_TABLE}),
+        }
+    )
+    return _sync(spec, mapping)
+
+
+def _sync(spec: dict, mapping) -> dict:
     from include.table_sync.pipeline import SyncContext, sync_once
 
     log = logging.getLogger("table_sync.bench")
@@ -164,7 +230,7 @@ def sync(spec: dict) -> dict:
     phases = _PhaseLog()
     log.addHandler(phases)
     ctx = SyncContext(
-        mapping=_mapping(),
+        mapping=mapping,
         run_id=f"bench-{spec['rows']}-{time.time_ns()}",
         connect_source=lambda: _source(spec),
         connect_target=lambda: psycopg.connect(spec["target_dsn"]),
@@ -184,6 +250,7 @@ def sync(spec: dict) -> dict:
 
     result = _timed(work)
     result["phases"] = phases.seconds
+    result["read_path"] = phases.read_path
     return result
 
 
@@ -191,18 +258,23 @@ class _PhaseLog(logging.Handler):
     """Picks the step durations out of the engine's own log lines (no engine change needed)."""
 
     PATTERNS = {
-        "read_and_copy": re.compile(r"^fetched \d+ rows in ([\d.]+) s"),
+        "read_and_copy": re.compile(r"^fetched \d+ rows (?:by \S+ )?in ([\d.]+) s"),
         "copy_waited_for_source": re.compile(r"COPY waited ([\d.]+) s"),
         "extract": re.compile(r"^extract done: .* in ([\d.]+) s"),
         "apply": re.compile(r"^applied .* in ([\d.]+) s"),
     }
 
+    READ_PATH = re.compile(r"^reading the source by (\S+): (.*)$")
+
     def __init__(self):
         super().__init__(logging.INFO)
         self.seconds: dict[str, float] = {}
+        self.read_path: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
+        if match := self.READ_PATH.search(message):
+            self.read_path = f"{match.group(1)} ({match.group(2)})"
         for name, pattern in self.PATTERNS.items():
             if match := pattern.search(message):
                 self.seconds[name] = float(match.group(1))
@@ -252,6 +324,82 @@ def generic_transfer(spec: dict) -> dict:
         preoperator=f"TRUNCATE TABLE {spec['table']}",
     )
     return _timed(lambda: (operator.execute(context={}), {"rows": spec["rows"]})[1])
+
+
+@contender("tds_fdw")
+def tds_fdw(spec: dict) -> dict:
+    """PostgreSQL reads the view through tds_fdw (FreeTDS): BEGIN, TRUNCATE, INSERT … SELECT, COMMIT.
+
+    The foreign table's query is the column-by-column select, with date columns asked for as
+    ISO text: tds_fdw hands a date over in FreeTDS's default format (``Jan  1 2026 12:00:00:AM``),
+    which PostgreSQL's date input cannot read (tests/emulator/test_client_tds_fdw.py). The
+    server's ``use_remote_estimate '0'`` keeps tds_fdw from running the query once more to
+    estimate its rows (its documented default estimates by executing). Only the reload is timed.
+    """
+    from include.table_sync.conversions import raw_type
+    from include.table_sync.tsql import column_expression, source_origin
+
+    mapping = _mapping()
+    source = spec["source"]
+    table = sql.Identifier(*spec["table"].split("."))
+    foreign = sql.Identifier("bench", "tds_fdw_view")
+
+    def remote(column) -> str:
+        if column.source_type.name == "date":
+            return f"CONVERT(varchar(10), [{column.source}], 23) AS [{column.source}]"
+        return column_expression(column.source, column.source_type)
+
+    def foreign_type(column) -> str:
+        return "text" if column.source_type.name == "date" else raw_type(column.source_type)
+
+    query = "SELECT " + ", ".join(remote(c) for c in mapping.columns) + f" FROM {source_origin(mapping)}"
+    with psycopg.connect(spec["target_dsn"], autocommit=True) as target:
+        target.execute("CREATE EXTENSION IF NOT EXISTS tds_fdw")
+        target.execute("DROP SERVER IF EXISTS bench_mssql CASCADE")
+        target.execute(
+            sql.SQL(
+                "CREATE SERVER bench_mssql FOREIGN DATA WRAPPER tds_fdw OPTIONS (servername {}, port {}, "
+                "database {}, tds_version '7.4', use_remote_estimate '0', msg_handler 'notice')"
+            ).format(
+                sql.Literal(source["server"]),
+                sql.Literal(str(source["port"])),
+                sql.Literal(source["database"]),
+            )
+        )
+        target.execute(
+            sql.SQL(
+                "CREATE USER MAPPING FOR CURRENT_USER SERVER bench_mssql OPTIONS (username {}, password {})"
+            ).format(sql.Literal(source["user"]), sql.Literal(source["password"]))
+        )
+        target.execute(
+            sql.SQL("CREATE FOREIGN TABLE {} ({}) SERVER bench_mssql OPTIONS (query {})").format(
+                foreign,
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c.source), sql.SQL(foreign_type(c)))
+                    for c in mapping.columns
+                ),
+                sql.Literal(query),
+            )
+        )
+        select_list = sql.SQL(", ").join(
+            sql.SQL("{}::date").format(sql.Identifier(c.source))
+            if c.source_type.name == "date"
+            else sql.Identifier(c.source)
+            for c in mapping.columns
+        )
+        columns = sql.SQL(", ").join(sql.Identifier(c.source) for c in mapping.columns)
+
+        def work() -> dict:
+            with target.transaction():
+                target.execute(sql.SQL("TRUNCATE {}").format(table))
+                inserted = target.execute(
+                    sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                        table, columns, select_list, foreign
+                    )
+                ).rowcount
+            return {"rows": inserted}
+
+        return _timed(work)
 
 
 def main() -> int:
