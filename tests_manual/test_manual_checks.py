@@ -75,8 +75,11 @@ def test_evidence_is_printed(fast_checks):
 
 @pytest.mark.slow
 def test_t017_schedule_passes():
-    """The real scheduler on a one-minute schedule for two to four minutes."""
-    result = run_script("tests_manual.t017_schedule", "--runs", "3", timeout=600)
+    """The real scheduler on a one-minute schedule until two runs finished (one interval to judge).
+
+    tests/scheduler/ drives the scheduler at length; this proves the manual script's verdict.
+    """
+    result = run_script("tests_manual.t017_schedule", "--runs", "2", timeout=600)
     found = verdicts(result.stdout)
     assert found.get("T017", ("missing", ""))[0] == "PASS", (result.stdout + result.stderr)[-4000:]
     assert result.returncode == 0
