@@ -1291,6 +1291,11 @@ class Translator:
             # time to datetime: "the date component is set to '1900-01-01'" (datetime page).
             time_text = exp.func("left", exp.cast(value, "VARCHAR"), exp.Literal.number(15))
             value = exp.DPipe(this=exp.Literal.string("1900-01-01 "), expression=time_text)
+        if t in ("date", "datetime", "datetime2") and isinstance(value, exp.Literal) and value.is_string:
+            if re.fullmatch(r"\s*\d{4}\s*", value.name):
+                # "A string of only 4 digits is interpreted as the year. The month and date are
+                # set to January 1" (https://learn.microsoft.com/en-us/previous-versions/sql/sql-server-2005/ms187085(v=sql.90))
+                value = exp.Literal.string(f"{value.name.strip()}-01-01")
         if t == "datetime2" and isinstance(value, exp.Literal) and value.is_string:
             parsed = _date_literal(value.name)
             if parsed is not None and parsed.offset is None:  # '0001-1-1 0:0:0' as ms_dt2 reads it
