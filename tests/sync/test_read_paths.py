@@ -12,7 +12,6 @@ import psycopg
 import pytest
 
 from devtools.demo_source.generate import create_source, seed_source
-from include.table_sync.mapping import load_mapping
 from include.table_sync.pipeline import sync_once
 from include.table_sync.sqlserver_types import SqlServerType
 from include.table_sync.staging import ConversionError
@@ -129,41 +128,6 @@ def test_a_nul_character_is_named_and_nothing_is_loaded(mssql, orders_db, tmp_pa
         assert conn.execute("SELECT count(*) FROM public.edges").fetchone()[0] == 0
     assert staging_tables(orders_db) == []
     assert history(orders_db)[-1]["status"] == "failed"
-
-
-def test_the_sync_sets_textsize_itself_whatever_the_connection_sets(mssql, orders_db, tmp_path):
-    # pymssql's conn_properties replace its defaults (TEXTSIZE among them); a connection extra
-    # setting a small TEXTSIZE must not cut an nvarchar(max) line or value: the line path is
-    # used (auto, the probe passes) and the value arrives whole.
-    long_text = "é" * 3000 + '"' * 2000
-    with source_connection(mssql) as conn:
-        cursor = conn.cursor()
-        cursor.execute("IF OBJECT_ID(N'dbo.vwLong', N'V') IS NOT NULL DROP VIEW dbo.vwLong")
-        cursor.execute("IF OBJECT_ID(N'dbo.Long', N'U') IS NOT NULL DROP TABLE dbo.Long")
-        cursor.execute("CREATE TABLE dbo.Long (Id nvarchar(4) NOT NULL, Note nvarchar(max))")
-        cursor.execute("CREATE VIEW dbo.vwLong AS SELECT Id, Note FROM dbo.Long")
-        cursor.execute("INSERT INTO dbo.Long VALUES (%s, %s)", ("L1", long_text))
-    path = tmp_path / "long.yaml"
-    path.write_text(
-        "name: long\n"
-        "source: {conn_id: mssql_sap, database: ProcessStatus, schema: dbo, object: vwLong}\n"
-        "target: {conn_id: postgres_orders, schema: public, table: long}\n"
-        "key: [Id]\n"
-        "columns:\n"
-        "  - {source: Id, source_type: nvarchar(4), target: id_text, target_type: varchar(4), "
-        "conversion: trim, nullable: false}\n"
-        "  - {source: Note, source_type: nvarchar(max), target: note, target_type: text, "
-        "conversion: none, nullable: true}\n"
-    )
-    # The emulator keeps @@TEXTSIZE at 2147483647 whatever SET TEXTSIZE says (reported), so here
-    # this shows the read survives a replaced conn_properties; tests/unit/test_source_session.py
-    # shows the sync's own SET TEXTSIZE comes first.
-    small = {"conn_properties": "SET TEXTSIZE 1000"}
-    sync_once(make_context(load_mapping(path), mssql, orders_db, run_id="long-1", source_overrides=small))
-
-    with psycopg.connect(orders_db) as conn:
-        assert conn.execute("SELECT note FROM public.long").fetchone()[0] == long_text
-    assert history(orders_db)[-1]["read_path"] == "csv_line"
 
 
 @pytest.mark.parametrize("read_path", ["csv_line", "columns"])

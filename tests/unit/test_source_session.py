@@ -1,8 +1,8 @@
 """The source session settings the sync sends before it reads (source.prepare_session).
 
-A recording stand-in for a DB-API connection: the emulator keeps @@TEXTSIZE fixed and has no
-sys.databases, so the order of statements and the SNAPSHOT refusal are checked here, without a
-server; the statements themselves are tsql.py's.
+A recording stand-in for a DB-API connection: the order of the statements and the SNAPSHOT
+refusal, checked without a server; the statements themselves are tsql.py's. Against a server
+that cuts at TEXTSIZE: tests/sync/test_textsize.py.
 """
 
 from __future__ import annotations
