@@ -1,9 +1,12 @@
 """Make the live table equal the snapshot, in one PostgreSQL transaction.
 
-Set-based: delete vanished keys, update rows whose values changed, insert new keys. Surviving
+Set-based: delete keys the snapshot no longer has (read from the staged keys, every key of the
+source), update rows whose values changed and insert new keys (from the converted rows, which
+are all rows on a first load and the new, changed and repaired ones on a re-sync). Surviving
 keys keep ``id`` and ``created_at``; ``updated_at`` moves only on changed rows, so an unchanged
-snapshot writes nothing. Only row locks are taken (no TRUNCATE, no table lock): readers keep
-reading the old rows until the commit makes the new ones visible at once.
+snapshot writes nothing. The row state (row_state.py) follows in the same transaction. Only row
+locks are taken (no TRUNCATE, no table lock): readers keep reading the old rows until the
+commit makes the new ones visible at once.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from include.table_sync.mapping import SyncMapping
+from include.table_sync.row_state import forget_vanished_statement, remember_converted_statement
 from include.table_sync.target import lock_timeout_statement, table_identifier
 
 
@@ -48,11 +52,12 @@ def _live_and_snapshot(
     )
 
 
-def delete_vanished_statement(mapping: SyncMapping, snapshot: sql.Identifier) -> sql.Composed:
+def delete_vanished_statement(mapping: SyncMapping, keys: sql.Identifier) -> sql.Composed:
+    """Delete live rows whose key is not among ``keys`` (every key of the snapshot)."""
     return _live_and_snapshot(
         "DELETE FROM {live} AS l WHERE NOT EXISTS (SELECT 1 FROM {snapshot} AS s WHERE {match})",
         mapping,
-        snapshot,
+        keys,
     )
 
 
@@ -96,12 +101,22 @@ def lock_for_apply(conn: psycopg.Connection, mapping: SyncMapping) -> None:
 
 
 def apply_snapshot(
-    conn: psycopg.Connection, mapping: SyncMapping, snapshot: sql.Identifier, snapshot_rows: int
+    conn: psycopg.Connection,
+    mapping: SyncMapping,
+    snapshot: sql.Identifier,
+    keys: sql.Identifier,
+    snapshot_rows: int,
 ) -> ApplyCounts:
-    """Run the three statements; the caller owns the transaction (and commits with the status)."""
-    deleted = conn.execute(delete_vanished_statement(mapping, snapshot)).rowcount
+    """Run the three statements and record the row state; the caller owns the transaction.
+
+    ``snapshot`` holds the converted rows, ``keys`` every key of the snapshot. The caller
+    commits with the status record.
+    """
+    deleted = conn.execute(delete_vanished_statement(mapping, keys)).rowcount
     updated = conn.execute(update_changed_statement(mapping, snapshot)).rowcount
     inserted = conn.execute(insert_new_statement(mapping, snapshot)).rowcount
+    conn.execute(forget_vanished_statement(mapping, keys))
+    conn.execute(remember_converted_statement(mapping, keys))
     return ApplyCounts(
         inserted=inserted,
         updated=updated,

@@ -2,6 +2,12 @@
 
 Each check returns a CheckResult; all of them run (an operator wants the whole picture), then
 any failure rejects the snapshot with a ValidationError listing the failed checks.
+
+The key checks, ``min_rows`` and the shrink guard read the staged keys, which hold every row of
+the source. The NOT NULL check and the mapping's SQL checks are row gates: they read the rows
+converted this run (all of them on a first load or after a mapping change); a row left
+unconverted is the same raw row, under the same mapping and checks, that passed them before
+(staging, row_state).
 """
 
 from __future__ import annotations
@@ -130,16 +136,20 @@ def validate_snapshot(
     conn: psycopg.Connection,
     mapping: SyncMapping,
     snapshot: sql.Identifier,
+    keys: sql.Identifier,
     *,
     allow_empty: bool = False,
     max_shrink: float | None = None,
 ) -> list[CheckResult]:
-    """Run every gate; raise ValidationError if any failed, else return the results."""
-    snapshot_rows = _count(conn, sql.SQL("SELECT count(*) FROM {}").format(snapshot))
+    """Run every gate; raise ValidationError if any failed, else return the results.
+
+    ``keys`` holds every key of the snapshot, ``snapshot`` the rows converted this run.
+    """
+    snapshot_rows = _count(conn, sql.SQL("SELECT count(*) FROM {}").format(keys))
     live_rows = _count(conn, sql.SQL("SELECT count(*) FROM {}").format(table_identifier(mapping)))
     results = [
-        check_key_present(conn, mapping, snapshot),
-        check_key_unique(conn, mapping, snapshot),
+        check_key_present(conn, mapping, keys),
+        check_key_unique(conn, mapping, keys),
         check_not_null(conn, mapping, snapshot),
         check_min_rows(snapshot_rows, mapping, allow_empty),
         check_shrink_guard(snapshot_rows, live_rows, mapping, max_shrink),

@@ -57,6 +57,8 @@ CREATE INDEX IF NOT EXISTS history_target_started_idx ON {history} (target_table
 -- Added after the first release: a history table created earlier gains them here.
 ALTER TABLE {history} ADD COLUMN IF NOT EXISTS read_path text;
 ALTER TABLE {history} ADD COLUMN IF NOT EXISTS read_path_reason text;
+-- Rows extract converted: all on a first load, the new, changed and repaired ones on a re-sync.
+ALTER TABLE {history} ADD COLUMN IF NOT EXISTS rows_converted bigint;
 """)
 
 _STATUS_VIEW = sql.SQL("""

@@ -133,6 +133,10 @@ class Thresholds(_Model):
     batch_rows: int = Field(5000, ge=1)
     lock_timeout_ms: int = Field(5000, ge=1)
     max_error_examples: int = Field(20, ge=1)
+    # SET LOCAL work_mem of the sync's own conversion, checks and apply (target.tuning_statements).
+    work_mem_mb: int = Field(256, ge=1, le=65536)
+    # SET LOCAL max_parallel_workers_per_gather of the same statements; 0 turns parallel query off.
+    parallel_workers: int = Field(2, ge=0, le=64)
 
 
 class SqlCheck(_Model):

@@ -34,6 +34,7 @@ from include.table_sync.history import (
 from include.table_sync.mapping import COLUMNS, CSV_LINE, SyncMapping
 from include.table_sync.redaction import redact
 from include.table_sync.render_probe import ReadPlan, choose_read_path, load_through_postgres, run_probe
+from include.table_sync.row_state import ensure_row_state
 from include.table_sync.source import (
     check_source_schema,
     classify_source_error,
@@ -59,6 +60,7 @@ from include.table_sync.target import (
     raise_target_error,
     relation_exists,
     target_session,
+    tuned_transaction,
 )
 from include.table_sync.transfer import copy_to_raw
 
@@ -148,6 +150,7 @@ def extract(ctx: SyncContext) -> StagedSnapshot:
         try:
             ensure_status_objects(target, mapping)
             ensure_target_table(target, mapping)
+            ensure_row_state(target, mapping)
             attempt_id = start_attempt(target, mapping, ctx.run_id)
         except Exception as exc:
             raise_target_error(exc, ctx.secrets)
@@ -158,9 +161,19 @@ def extract(ctx: SyncContext) -> StagedSnapshot:
             if swept:
                 log.info("dropped staging left by earlier attempts: %s", ", ".join(swept))
             rows = _copy_source_to_raw(ctx, target, tables, attempt_id)
-            log.info("converting %d rows per the mapping's conversions", rows)
-            build_snapshot(target, mapping, tables)
-            update_attempt(target, attempt_id, stage="validate", rows_fetched=rows)
+            converting = time.monotonic()
+            build = build_snapshot(target, mapping, tables)
+            log.info(
+                "converted %d of %d rows per the mapping's conversions in %.1f s "
+                "(%d unchanged since the last sync: neither converted nor compared)",
+                build.converted,
+                build.rows,
+                time.monotonic() - converting,
+                build.rows - build.converted,
+            )
+            update_attempt(
+                target, attempt_id, stage="validate", rows_fetched=rows, rows_converted=build.converted
+            )
         except Exception as exc:
             from_target = isinstance(exc, psycopg.Error)
             try:
@@ -258,13 +271,15 @@ def validate(ctx: SyncContext, staged: StagedSnapshot, options: RunOptions) -> l
         hold_attempt_lock(target, staged.attempt_id)
         try:
             require_snapshot(target, staged.tables)
-            results = validate_snapshot(
-                target,
-                mapping,
-                staged.tables.snapshot_id,
-                allow_empty=options.allow_empty,
-                max_shrink=options.max_shrink,
-            )
+            with tuned_transaction(target, mapping):
+                results = validate_snapshot(
+                    target,
+                    mapping,
+                    staged.tables.snapshot_id,
+                    staged.tables.keys_id,
+                    allow_empty=options.allow_empty,
+                    max_shrink=options.max_shrink,
+                )
         except ValidationError as exc:
             for result in exc.results:
                 log.log(
@@ -292,10 +307,12 @@ def replace(ctx: SyncContext, staged: StagedSnapshot) -> ApplyCounts:
     with ctx.target() as target:
         hold_attempt_lock(target, staged.attempt_id)
         try:
-            with target.transaction():
+            with tuned_transaction(target, mapping):
                 lock_for_apply(target, mapping)
                 require_snapshot(target, staged.tables)
-                counts = apply_snapshot(target, mapping, staged.tables.snapshot_id, staged.rows_fetched)
+                counts = apply_snapshot(
+                    target, mapping, staged.tables.snapshot_id, staged.tables.keys_id, staged.rows_fetched
+                )
                 record_success(target, staged.attempt_id, counts)
             total_seconds = attempt_seconds(target, staged.attempt_id)
         except Exception as exc:

@@ -57,6 +57,31 @@ def lock_timeout_statement(lock_timeout_ms: int, local: bool = False) -> sql.Com
     return setting.format(sql.Literal(f"{lock_timeout_ms}ms"))
 
 
+def tuning_statements(mapping: SyncMapping) -> list[sql.Composed]:
+    """SET LOCAL of the memory and parallel workers the sync's own big statements may use.
+
+    With the server's default work_mem (4 MB) the apply's comparison of a million rows spills
+    hundreds of MB to disk. LOCAL: the settings end with the transaction, so they reach no
+    other statement, not even through a pooler that hands the session on.
+    """
+    thresholds = mapping.thresholds
+    return [
+        sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(f"{thresholds.work_mem_mb}MB")),
+        sql.SQL("SET LOCAL max_parallel_workers_per_gather = {}").format(
+            sql.Literal(thresholds.parallel_workers)
+        ),
+    ]
+
+
+@contextlib.contextmanager
+def tuned_transaction(conn: psycopg.Connection, mapping: SyncMapping) -> Iterator[None]:
+    """A transaction whose statements get the mapping's work_mem and parallel workers."""
+    with conn.transaction():
+        for statement in tuning_statements(mapping):
+            conn.execute(statement)
+        yield
+
+
 @contextlib.contextmanager
 def target_session(
     connect: Callable[[], psycopg.Connection], lock_timeout_ms: int, secrets: tuple[str, ...] = ()

@@ -286,12 +286,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         name="lock_held_before_run",
         layer="target",
         failure="A session (a migration, a long `LOCK TABLE`) holds `open_orders` exclusively from before the run.",
-        operator_sees="validate gives up after `lock_timeout_ms` instead of hanging, and is retried (transient).",
+        operator_sees="extract (which reads the live rows' keys to tell unchanged rows) gives up after "
+        "`lock_timeout_ms` instead of hanging, and is retried (transient).",
         data_outcome=UNCHANGED,
         raises="LockTimeoutError",
         history_status="failed",
         history_error_class="LockTimeoutError",
-        log_says="validate failed for public.open_orders: lock timeout on the target",
+        log_says="extract failed for public.open_orders: lock timeout on the target",
     ),
     Scenario(
         name="staging_dropped",

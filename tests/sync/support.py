@@ -14,6 +14,7 @@ import pymssql
 
 from include.table_sync.mapping import SyncMapping, load_mapping
 from include.table_sync.pipeline import SyncContext
+from include.table_sync.row_state import ROW_STATE_SUFFIX
 from tests.conftest import REPO_ROOT
 from tests_manual.contract import expected_value
 
@@ -62,11 +63,14 @@ def history(dsn: str) -> list[dict]:
 
 
 def staging_tables(dsn: str) -> list[str]:
+    """Per-attempt tables left in ``table_sync`` (the history and the row state are kept)."""
     with psycopg.connect(dsn) as conn:
         return [
             row[0]
             for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'table_sync' AND tablename <> 'history'"
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'table_sync' AND tablename <> 'history' "
+                "AND NOT tablename LIKE %s",
+                ("%" + ROW_STATE_SUFFIX,),
             )
         ]
 

@@ -1,33 +1,47 @@
-"""The PostgreSQL statements of target, staging, checks and apply, read exactly (no database)."""
+"""The PostgreSQL statements of target, staging, checks, apply and row state, read exactly (no database)."""
 
 from __future__ import annotations
 
 from include.table_sync.apply import delete_vanished_statement, insert_new_statement, update_changed_statement
 from include.table_sync.checks import sql_check_statement
 from include.table_sync.mapping import SqlCheck
+from include.table_sync.row_state import (
+    create_row_state_statement,
+    forget_vanished_statement,
+    hash_seed,
+    mapping_fingerprint,
+    remember_converted_statement,
+)
 from include.table_sync.staging import (
     StagingTables,
     analyze_key_statement,
     copy_raw_statement,
+    create_keys_statement,
     create_raw_table_statement,
     create_snapshot_statement,
 )
 from include.table_sync.target import (
     create_table_statement,
     lock_timeout_statement,
+    tuning_statements,
     unique_key_index_statement,
 )
-from tests.unit.builders import small_mapping
+from tests.unit.builders import column, small_columns, small_mapping
 
 TABLES = StagingTables.for_attempt(small_mapping(), 7)
 SNAPSHOT = '"table_sync"."orders_a7"'
+KEYS = '"table_sync"."orders_a7_keys"'
+STATE = '"table_sync"."orders_row_state"'
 KEY_MATCH = '"l"."order_no" = "s"."order_no" AND "l"."item" = "s"."item"'
 NOW = "(now() AT TIME ZONE 'UTC')"
+EMPTY_ORDER_NO = '("OrderNo" IS NOT NULL AND rtrim("OrderNo") = \'\')'
+EMPTY_ITEM = '("Item" IS NOT NULL AND rtrim("Item") = \'\')'
 
 
 def test_staging_names_belong_to_the_attempt():
-    assert (TABLES.snapshot, TABLES.raw) == ("orders_a7", "orders_a7_raw")
+    assert (TABLES.snapshot, TABLES.raw, TABLES.keys) == ("orders_a7", "orders_a7_raw", "orders_a7_keys")
     assert TABLES.snapshot_id.as_string() == SNAPSHOT
+    assert TABLES.keys_id.as_string() == KEYS
 
 
 def test_target_table_and_its_unique_key():
@@ -54,29 +68,107 @@ def test_lock_timeout_for_the_session_and_the_apply_transaction():
     assert lock_timeout_statement(250, local=True).as_string() == "SET LOCAL lock_timeout = '250ms'"
 
 
+def test_work_mem_and_parallel_workers_are_local_to_the_syncs_transactions():
+    assert [s.as_string() for s in tuning_statements(small_mapping())] == [
+        "SET LOCAL work_mem = '256MB'",
+        "SET LOCAL max_parallel_workers_per_gather = 2",
+    ]
+    tuned = small_mapping(thresholds={"work_mem_mb": 64, "parallel_workers": 0})
+    assert [s.as_string() for s in tuning_statements(tuned)] == [
+        "SET LOCAL work_mem = '64MB'",
+        "SET LOCAL max_parallel_workers_per_gather = 0",
+    ]
+
+
 def test_raw_table_and_its_copy_keep_source_names_in_mapping_order():
     columns = '"OrderNo", "Item", "Changed", "Qty", "Odd]Name"'
+    seed = hash_seed(small_mapping())
     assert create_raw_table_statement(small_mapping(), TABLES).as_string() == (
         'CREATE UNLOGGED TABLE "table_sync"."orders_a7_raw" '
-        '("OrderNo" text, "Item" text, "Changed" text, "Qty" numeric, "Odd]Name" integer)'
+        '("OrderNo" text, "Item" text, "Changed" text, "Qty" numeric, "Odd]Name" integer, '
+        f'"_sync_row_hash" bigint GENERATED ALWAYS AS (hash_record_extended(ROW({columns}),  {seed})) STORED)'
     )
     assert copy_raw_statement(small_mapping(), TABLES).as_string() == (
         f'COPY "table_sync"."orders_a7_raw" ({columns}) FROM STDIN (FORMAT csv)'
     )
 
 
-def test_snapshot_converts_every_column_to_its_exact_target_type():
-    assert create_snapshot_statement(small_mapping(), TABLES).as_string() == (
-        f"CREATE UNLOGGED TABLE {SNAPSHOT} AS SELECT "
-        '(rtrim("OrderNo"))::varchar(10) AS "order_no", (rtrim("Item"))::varchar(6) AS "item", '
+def test_snapshot_converts_and_flags_bad_values_in_one_pass():
+    converted = (
+        'CASE WHEN "_sync_bad_0" THEN NULL::varchar(10) ELSE (rtrim("OrderNo"))::varchar(10) END AS "order_no", '
+        'CASE WHEN "_sync_bad_1" THEN NULL::varchar(6) ELSE (rtrim("Item"))::varchar(6) END AS "item", '
         '(left("Changed", 26)::timestamp(6))::timestamp(6) AS "changed_at", '
-        '("Qty")::numeric(15,3) AS "qty", ("Odd]Name")::integer AS "odd_name" '
+        '("Qty")::numeric(15,3) AS "qty", ("Odd]Name")::integer AS "odd_name", '
+        '("_sync_bad_0" OR "_sync_bad_1") AS "_sync_bad"'
+    )
+    flagged = (
+        '"OrderNo", "Item", "Changed", "Qty", "Odd]Name", '
+        f'{EMPTY_ORDER_NO} AS "_sync_bad_0", {EMPTY_ITEM} AS "_sync_bad_1" '
         'FROM "table_sync"."orders_a7_raw"'
+    )
+    assert create_snapshot_statement(small_mapping(), TABLES).as_string() == (
+        f"CREATE UNLOGGED TABLE {SNAPSHOT} AS SELECT {converted} FROM (SELECT {flagged} OFFSET 0) AS r"
+    )
+    assert create_snapshot_statement(small_mapping(), TABLES, changed_only=True).as_string() == (
+        f"CREATE UNLOGGED TABLE {SNAPSHOT} AS SELECT {converted} FROM (SELECT {flagged} "
+        f"WHERE ctid IN (SELECT _raw_row FROM {KEYS} WHERE _changed) OFFSET 0) AS r"
     )
     assert (
         analyze_key_statement(small_mapping(), TABLES).as_string()
         == f'ANALYZE {SNAPSHOT} ("order_no", "item")'
     )
+
+
+def test_keys_mark_the_rows_to_convert():
+    assert create_keys_statement(small_mapping(), TABLES).as_string() == (
+        f"CREATE UNLOGGED TABLE {KEYS} AS SELECT r.*, l.xmin AS _live_xmin, "
+        "(st.row_hash IS NULL OR st.row_hash <> r._row_hash OR st.live_xmin IS NULL "
+        "OR l.xmin IS NULL OR l.xmin <> st.live_xmin) AS _changed "
+        "FROM (SELECT ctid AS _raw_row, "
+        f'CASE WHEN {EMPTY_ORDER_NO} THEN NULL::varchar(10) ELSE (rtrim("OrderNo"))::varchar(10) END AS "order_no", '
+        f'CASE WHEN {EMPTY_ITEM} THEN NULL::varchar(6) ELSE (rtrim("Item"))::varchar(6) END AS "item", '
+        '"_sync_row_hash" AS _row_hash FROM "table_sync"."orders_a7_raw") AS r '
+        f'LEFT JOIN {STATE} AS st ON "st"."order_no" = "r"."order_no" AND "st"."item" = "r"."item" '
+        'LEFT JOIN "public"."orders" AS l ON "l"."order_no" = "r"."order_no" AND "l"."item" = "r"."item"'
+    )
+
+
+def test_row_state_keeps_hash_and_xmin_per_key():
+    assert create_row_state_statement(small_mapping()).as_string() == (
+        f'CREATE UNLOGGED TABLE IF NOT EXISTS {STATE} ("order_no" varchar(10) NOT NULL, '
+        '"item" varchar(6) NOT NULL, row_hash bigint NOT NULL, live_xmin xid, PRIMARY KEY ("order_no", "item"))'
+    )
+    assert forget_vanished_statement(small_mapping(), TABLES.keys_id).as_string() == (
+        f"DELETE FROM {STATE} AS st WHERE NOT EXISTS (SELECT 1 FROM {KEYS} AS k "
+        'WHERE "st"."order_no" = "k"."order_no" AND "st"."item" = "k"."item")'
+    )
+    assert remember_converted_statement(small_mapping(), TABLES.keys_id).as_string() == (
+        f'INSERT INTO {STATE} AS st ("order_no", "item", row_hash, live_xmin) '
+        'SELECT "k"."order_no", "k"."item", k._row_hash, '
+        "CASE WHEN l.xmin = pg_current_xact_id()::xid THEN l.xmin ELSE k._live_xmin END "
+        f'FROM {KEYS} AS k JOIN "public"."orders" AS l '
+        'ON "l"."order_no" = "k"."order_no" AND "l"."item" = "k"."item" '
+        'WHERE k._changed ON CONFLICT ("order_no", "item") DO UPDATE SET row_hash = EXCLUDED.row_hash, '
+        "live_xmin = EXCLUDED.live_xmin"
+    )
+
+
+def test_the_fingerprint_follows_what_a_row_becomes_not_how_fast_it_is_read():
+    base = mapping_fingerprint(small_mapping())
+    assert mapping_fingerprint(small_mapping()) == base
+    assert mapping_fingerprint(small_mapping(thresholds={"batch_rows": 10, "work_mem_mb": 64})) == base
+    columns = small_columns()
+    columns[3] = column("Qty", "decimal(15,3)", "qty", "numeric(18,3)", "none", True)
+    source = {"conn_id": "mssql_demo", "database": "Demo", "schema": "dbo", "object": "vwOrder"}
+    changed = [
+        small_mapping(columns=columns),
+        small_mapping(checks=[]),
+        small_mapping(key=["OrderNo"]),
+        small_mapping(source={**source, "query": "SELECT * FROM dbo.vwOrder"}),
+    ]
+    fingerprints = {mapping_fingerprint(mapping) for mapping in changed}
+    assert len(fingerprints) == len(changed) and base not in fingerprints
+    assert hash_seed(changed[1]) != hash_seed(small_mapping())
 
 
 def test_check_sql_is_substituted_not_formatted():
@@ -90,10 +182,10 @@ def test_check_sql_is_substituted_not_formatted():
     )
 
 
-def test_apply_deletes_updates_changed_and_inserts_new():
+def test_apply_deletes_vanished_keys_updates_changed_and_inserts_new():
     snapshot = TABLES.snapshot_id
-    assert delete_vanished_statement(small_mapping(), snapshot).as_string() == (
-        f'DELETE FROM "public"."orders" AS l WHERE NOT EXISTS (SELECT 1 FROM {SNAPSHOT} AS s WHERE {KEY_MATCH})'
+    assert delete_vanished_statement(small_mapping(), TABLES.keys_id).as_string() == (
+        f'DELETE FROM "public"."orders" AS l WHERE NOT EXISTS (SELECT 1 FROM {KEYS} AS s WHERE {KEY_MATCH})'
     )
     assert update_changed_statement(small_mapping(), snapshot).as_string() == (
         'UPDATE "public"."orders" AS l SET "changed_at" = "s"."changed_at", "qty" = "s"."qty", '
