@@ -26,10 +26,10 @@ import pymssql
 from psycopg import sql
 
 from bench import contenders_env, measure
-from bench.contenders_env import ContendersEnvironmentError
 from bench.worker import COLUMNS_PATH_TABLE
 from devtools.embedded_postgres import EmbeddedPostgres
 from devtools.mssql_emulator import MssqlEmulator
+from devtools.pinned_venv import PinnedVenvError
 from devtools.stack import mssql_connection, postgres_connection
 
 log = logging.getLogger("bench")
@@ -434,7 +434,7 @@ class Bench:
             )
         try:
             command, env, timed_inside = self._tool_command(name, size, dsn, table)
-        except ContendersEnvironmentError as exc:
+        except PinnedVenvError as exc:
             # One failed build is enough: the next tool would wait for the same failure.
             self.contenders_env_failure = str(exc)
             return Measurement(size, name, run, False, error=str(exc), note="not installed")
