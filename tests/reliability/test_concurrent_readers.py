@@ -16,10 +16,15 @@ import time
 
 import pytest
 
-from devtools.demo_source.generate import apply_changes, create_source, seed_source
+from devtools.demo_source.generate import apply_changes
 from include.table_sync.pipeline import sync_once
 from tests.conftest import REPO_ROOT
-from tests.sync.support import make_context, open_orders_mapping, source_connection, table_checksum
+from tests.sync.support import (
+    make_context,
+    open_orders_mapping,
+    seeded_demo_source,
+    table_checksum,
+)
 
 SEED_ROWS = 1000
 # Enough applies for the reader to land inside many of them (it sees at least half the snapshots)
@@ -55,12 +60,8 @@ def percentile_ms(seconds: list[float], percent: int) -> float:
 
 @pytest.fixture
 def source(mssql):
-    conn = source_connection(mssql)
-    conn.autocommit(False)
-    create_source(conn)
-    seed_source(conn, SEED_ROWS, seed=21)
-    yield conn
-    conn.close()
+    with seeded_demo_source(mssql, SEED_ROWS, seed=21) as conn:
+        yield conn
 
 
 @contextlib.contextmanager

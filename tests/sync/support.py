@@ -7,11 +7,13 @@ holds with what the contract says it must hold.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import psycopg
 import pymssql
 
+from devtools.demo_source.generate import create_source, seed_source
 from include.table_sync.mapping import SyncMapping, load_mapping
 from include.table_sync.pipeline import SyncContext
 from include.table_sync.row_state import ROW_STATE_SUFFIX
@@ -31,6 +33,24 @@ def source_connection(mssql, **overrides):
     conn = pymssql.connect(**kwargs)
     conn.autocommit(True)
     return conn
+
+
+@contextlib.contextmanager
+def seeded_demo_source(mssql, rows: int, seed: int):
+    """The demo view, recreated and seeded with ``rows`` deterministic rows; yields the connection.
+
+    The seed is one transaction; the connection is in autocommit afterwards, so a test's own
+    ``apply_changes`` is visible to the sync at once.
+    """
+    conn = source_connection(mssql)
+    conn.autocommit(False)
+    create_source(conn)
+    seed_source(conn, rows, seed=seed)
+    conn.autocommit(True)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def make_context(mapping, mssql, dsn, run_id="run-1", source_overrides=None, log=None) -> SyncContext:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from devtools.demo_source.generate import apply_changes, create_source, seed_source
+from devtools.demo_source.generate import apply_changes
 from include.table_sync.checks import ValidationError
 from include.table_sync.errors import SourceQueryError, SourceUnavailableError, SyncError
 from include.table_sync.pipeline import RunOptions, sync_once
@@ -16,7 +16,7 @@ from tests.sync.support import (
     last_success_at,
     make_context,
     open_orders_mapping,
-    source_connection,
+    seeded_demo_source,
     source_rows_as_text,
     staging_tables,
     table_checksum,
@@ -29,13 +29,8 @@ SEED_ROWS = 300
 @pytest.fixture
 def source(mssql):
     """The demo view, recreated and seeded with SEED_ROWS deterministic rows."""
-    conn = source_connection(mssql)
-    conn.autocommit(False)
-    create_source(conn)
-    seed_source(conn, SEED_ROWS, seed=11)
-    conn.autocommit(True)
-    yield conn
-    conn.close()
+    with seeded_demo_source(mssql, SEED_ROWS, seed=11) as conn:
+        yield conn
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from devtools.demo_source.generate import apply_changes, create_source, seed_source
+from devtools.demo_source.generate import apply_changes
 from include.table_sync.checks import ValidationError
 from include.table_sync.mapping import SqlCheck
 from include.table_sync.pipeline import sync_once
@@ -19,7 +19,7 @@ from tests.sync.support import (
     history,
     make_context,
     open_orders_mapping,
-    source_connection,
+    seeded_demo_source,
     source_rows_as_text,
     staging_tables,
     table_checksum,
@@ -32,13 +32,8 @@ KEY = ("0000010000", "000010")  # the generator's first item
 
 @pytest.fixture
 def source(mssql):
-    conn = source_connection(mssql)
-    conn.autocommit(False)
-    create_source(conn)
-    seed_source(conn, SEED_ROWS, seed=17)
-    conn.autocommit(True)
-    yield conn
-    conn.close()
+    with seeded_demo_source(mssql, SEED_ROWS, seed=17) as conn:
+        yield conn
 
 
 @pytest.fixture
