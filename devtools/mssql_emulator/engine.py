@@ -361,6 +361,8 @@ class Engine:
             raise refused
         if isinstance(statement, (exp.Select, exp.SetOperation)) or (isinstance(statement, exp.Subquery)):
             yield self._query(session, statement)
+        elif isinstance(statement, exp.Insert) and statement.args.get("returning"):
+            yield self._insert_output(session, statement)
         elif isinstance(statement, exp.Insert):
             yield self._count(session, self._insert(session, statement))
         elif isinstance(statement, exp.Update):
@@ -586,8 +588,16 @@ class Engine:
     # ---- writes ----
 
     def _write(self, sql: str, table: TableDef | None = None) -> int:
-        """Run one DuckDB write under the engine lock; the rows it touched. A write that meets
-        another transaction's uncommitted change waits for it when that is safe (_may_wait)."""
+        """Run one DuckDB write under the engine lock; the rows it touched."""
+        row = self._write_fetching(
+            sql, table, lambda result: result.fetchone() if result.description else None
+        )
+        return int(row[0]) if row and isinstance(row[0], int) else 0
+
+    def _write_fetching(self, sql: str, table: TableDef | None, fetch: Callable):
+        """Run one DuckDB write under the engine lock; what ``fetch`` reads of its result. A
+        write that meets another transaction's uncommitted change waits for it when that is
+        safe (_may_wait)."""
         blocked_since = None
         while True:
             try:
@@ -596,13 +606,13 @@ class Engine:
                     if transaction is not None:
                         cursor = transaction.writing_cursor(self._plain_cursor)
                         result = self._execute(cursor, sql, table)
-                        row = result.fetchone() if result.description else None
+                        fetched = fetch(result)
                     else:
                         with self._cursor() as cursor:
                             result = self._execute(cursor, sql, table)
-                            row = result.fetchone() if result.description else None
+                            fetched = fetch(result)
                     self.catalog.bump()
-                return int(row[0]) if row and isinstance(row[0], int) else 0
+                return fetched
             except SqlServerError as error:
                 if error.number != 3960 or not self._may_wait():
                     raise
@@ -654,6 +664,29 @@ class Engine:
         return found, translator
 
     def _insert(self, session: Session, insert: exp.Insert) -> int:
+        return self._write(*self._insert_sql(session, insert))
+
+    def _insert_output(self, session: Session, insert: exp.Insert) -> ResultSet:
+        """INSERT ... OUTPUT inserted.<column>: "Returns information from, or expressions based
+        on, each row affected by an INSERT ... statement", sent to the client as a result set
+        (https://learn.microsoft.com/en-us/sql/t-sql/queries/output-clause-transact-sql).
+
+        DuckDB's RETURNING gives the rows the INSERT stored, so IDENTITY and DEFAULT values are
+        the ones written. The rows are fetched whole: the write must finish under the engine
+        lock, and OUTPUT answers are a statement's own rows. Never cached: each run inserts.
+        """
+        sql, table = self._insert_sql(session, insert)
+        columns, picks = translate.output_columns(table, insert.args["returning"])
+        description, rows = self._write_fetching(
+            f"{sql} RETURNING {', '.join(picks)}",
+            table,
+            lambda result: (result.description, result.fetchall()),
+        )
+        self._state(session).rowcount = len(rows)
+        convert = _chunk_converter(columns, [duck_type for _name, duck_type, *_rest in description])
+        return ResultSet(columns, iter(rows if convert is None else convert(rows)))
+
+    def _insert_sql(self, session: Session, insert: exp.Insert) -> tuple[str, TableDef]:
         target = insert.this
         names = None
         if isinstance(target, exp.Schema):
@@ -662,7 +695,7 @@ class Engine:
         table, translator = self._target(session, target)
         source = insert.expression
         if source is None:  # INSERT ... DEFAULT VALUES
-            return self._write(f"INSERT INTO {table.duck_name} DEFAULT VALUES", table)
+            return f"INSERT INTO {table.duck_name} DEFAULT VALUES", table
         if names is None:
             names = [
                 c.name for c in table.columns if c.name.lower() not in table.defaults.get("__identity__", ())
@@ -684,7 +717,7 @@ class Engine:
         translator.qualify(source)
         translator.rewrite(source)
         source_sql = translate.to_duckdb(source)
-        return self._write(insert_sql(table, columns, source_sql), table)
+        return insert_sql(table, columns, source_sql), table
 
     def _update(self, session: Session, update: exp.Update) -> int:
         table, translator = self._target(session, update.this)

@@ -217,6 +217,10 @@ class Dialect(TSQL):
         NO_PAREN_FUNCTIONS = {
             k: v for k, v in TSQL.Parser.NO_PAREN_FUNCTIONS.items() if v is not exp.CurrentUser
         }
+        # DEFAULT is a reserved word in T-SQL, never an alias: "INSERT t OUTPUT inserted.id
+        # DEFAULT VALUES" (https://learn.microsoft.com/en-us/sql/t-sql/statements/insert-transact-sql)
+        # must not read as inserted.id AS [DEFAULT].
+        ALIAS_TOKENS = TSQL.Parser.ALIAS_TOKENS - {TokenType.DEFAULT}
 
 
 def parse(sql: str) -> list[exp.Expression]:
@@ -803,6 +807,15 @@ class Translator:
             result = collations.combine(result, self.label(operand, sources), operation)
         return result
 
+    def _single_byte_code_page(self) -> str | None:
+        """The Python codec of the database's code page when it has one byte a character."""
+        collation = collations.lookup(self.catalog.database_collation(self.context.database))
+        codec = f"cp{collation.code_page}"
+        try:
+            return codec if len(bytes(range(256)).decode(codec, errors="replace")) == 256 else None
+        except LookupError:
+            return None
+
     def _collation_name(self, node: exp.Expression) -> str:
         name = node.name
         if name.lower() == "database_default":
@@ -1255,6 +1268,14 @@ class Translator:
                 styled = _tick_text(text, source_type, style_value)
                 if styled is not None:
                     text, style_value = styled, None
+            elif (
+                source_type
+                and source_type.sql_type == "varbinary"
+                and not style_value
+                and t in ("varchar", "char")
+                and (code_page := self._single_byte_code_page()) is not None
+            ):
+                text, style_value = _bytes_as_characters(value, code_page), None
             elif source_type and source_type.sql_type in _TEXT_OF:
                 text, style_value = _TEXT_OF[source_type.sql_type](value, style_value), None
             if source_type and source_type.sql_type in sqltypes.STRING_TYPES:
@@ -1277,6 +1298,9 @@ class Translator:
         if t in _INTEGERS and source_kind in ("decimal", "numeric", "float", "real"):
             # numeric and float to int truncate (CAST and CONVERT, "Truncating and rounding results")
             value = exp.func("trunc", value)
+        if t == "varbinary" and source_kind in _INTEGER_BYTES and isinstance(target, exp.DataType):
+            fixed = target.this == exp.DataType.Type.BINARY
+            return _integer_bytes(value, _INTEGER_BYTES[source_kind], col.length, fixed)
         if t == "varbinary" and style_value in (1, 2) and source_kind in sqltypes.STRING_TYPES:
             digits = exp.func("substr", value, exp.Literal.number(3)) if style_value == 1 else value
             return exp.func("from_hex", digits)
@@ -1955,6 +1979,60 @@ def _money_text(value: exp.Expression, style: int | None) -> exp.Expression:
     )
 
 
+_INTEGER_BYTES = {"tinyint": 1, "smallint": 2, "int": 4, "bigint": 8, "bit": 1}
+
+
+def _integer_bytes(value: exp.Expression, size: int, length: int | None, fixed: bool) -> exp.Expression:
+    """An integer as binary/varbinary: its ``size`` bytes, most significant first (123456 as
+    binary(4) is 0x0001E240, as binary(2) 0xE240), and "When other data types are converted
+    to binary or varbinary, the data is padded or truncated on the left. Padding is achieved by
+    using hexadecimal zeros" (https://learn.microsoft.com/en-us/sql/t-sql/data-types/binary-and-varbinary-transact-sql).
+    binary(n) is padded to n; varbinary(n) keeps the integer's size unless n is smaller."""
+
+    def keep_right(digits: exp.Expression, count: int) -> exp.Expression:
+        padded = exp.DPipe(this=exp.Literal.string("0" * count), expression=digits)  # lpad() would cut
+        return exp.func("right", padded, exp.Literal.number(count))
+
+    # DuckDB's hex() of a BIGINT is its two's complement without leading zeros.
+    digits = keep_right(exp.func("hex", exp.cast(value, "BIGINT")), 2 * size)
+    if length is not None and length > 0 and (fixed or length < size):
+        digits = keep_right(digits, 2 * length)
+    return exp.func("from_hex", digits)
+
+
+def _bytes_as_characters(value: exp.Expression, codec: str) -> exp.Expression:
+    """binary to varchar with style 0: "Translates ASCII characters to binary bytes, or binary
+    bytes to ASCII characters. Each character or byte is converted 1:1"
+    (https://learn.microsoft.com/en-us/sql/t-sql/functions/cast-and-convert-transact-sql,
+    "Binary styles"), each byte read as the character it is in the database's code page."""
+    # A byte the code page leaves undefined is read as the same-numbered code point.
+    points = [ord(bytes([b]).decode(codec, errors="ignore") or chr(b)) for b in range(256)]
+    table = exp.Array(expressions=[exp.Literal.number(p) for p in points])
+    index = exp.to_identifier("__i")
+    byte = exp.cast(
+        exp.DPipe(
+            this=exp.Literal.string("0x"),
+            expression=exp.func(
+                "substr",
+                exp.func("hex", value.copy()),
+                exp.Add(
+                    this=exp.Mul(this=exp.Literal.number(2), expression=exp.column(index)),
+                    expression=exp.Literal.number(1),
+                ),
+                exp.Literal.number(2),
+            ),
+        ),
+        "INTEGER",
+    )
+    character = exp.func("chr", exp.Bracket(this=table, expressions=[byte]))  # sqlglot adds DuckDB's 1
+    characters = exp.func(
+        "list_transform",
+        exp.func("range", exp.func("octet_length", value)),
+        exp.Lambda(this=character, expressions=[index]),
+    )
+    return exp.func("array_to_string", characters, exp.Literal.string(""))
+
+
 def _binary_text(value: exp.Expression, style: int | None) -> exp.Expression:
     """varbinary style 1: 0x and upper-case hex digits; 2: the digits alone.
 
@@ -2147,3 +2225,36 @@ def _format_date(value: exp.Expression, style: int, source: Column | None = None
 
 def to_duckdb(tree: exp.Expression) -> str:
     return tree.sql(dialect="duckdb")
+
+
+def output_columns(table: TableDef, returning: exp.Returning) -> tuple[list[Column], list[str]]:
+    """The result columns of an INSERT's OUTPUT clause and the DuckDB RETURNING items that fill
+    them. "INSERTED is a column prefix that specifies the value added by the insert"; DELETED
+    has nothing to name in an INSERT
+    (https://learn.microsoft.com/en-us/sql/t-sql/queries/output-clause-transact-sql).
+    Each column keeps its table column's type; an alias renames it."""
+    if returning.args.get("into"):
+        raise SqlServerError(40517, "OUTPUT ... INTO is not supported by the emulator.")
+    columns, picks = [], []
+    for item in returning.expressions:
+        alias, node = (item.alias, item.this) if isinstance(item, exp.Alias) else (None, item)
+        prefix = node.table.lower() if isinstance(node, exp.Column) else ""
+        if prefix == "deleted":
+            raise SqlServerError(
+                4104, f'The multi-part identifier "{node.sql(dialect=Dialect)}" could not be bound.'
+            )
+        if prefix != "inserted":
+            raise SqlServerError(
+                40517, "An OUTPUT item other than inserted.<column> is not supported by the emulator."
+            )
+        if isinstance(node.this, exp.Star):
+            stored = table.columns
+        else:
+            found = table.column(node.name)
+            if found is None:
+                raise SqlServerError(207, f"Invalid column name '{node.name}'.")
+            stored = [found]
+        for col in stored:
+            columns.append(replace(col, name=alias) if alias else col)
+            picks.append('"' + col.name.replace('"', '""') + '"')
+    return columns, picks

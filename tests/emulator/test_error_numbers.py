@@ -168,7 +168,10 @@ def test_a_for_xml_or_json_query_is_refused_not_answered_as_a_table(engine, sess
     ("sql", "named"),
     [
         ("SELECT id INTO dbo.ErrCopy FROM dbo.ErrOrders", "SELECT ... INTO"),
-        ("INSERT INTO dbo.ErrOrders (id) OUTPUT inserted.id VALUES (7)", "The OUTPUT clause"),
+        (
+            "INSERT INTO dbo.ErrOrders (id) OUTPUT inserted.id INTO dbo.ErrCopy VALUES (7)",
+            "The OUTPUT clause",
+        ),
         ("DELETE FROM dbo.ErrOrders OUTPUT deleted.id WHERE id = 7", "The OUTPUT clause"),
         (
             "UPDATE o SET doc = N'x' FROM dbo.ErrOrders o JOIN dbo.ErrOrders p ON p.id = o.id",
