@@ -8,8 +8,11 @@ configuration:
         services.restart("scheduler")
         services.start_worker("worker-a", work_dir)   # CeleryExecutor only
 
-Each service runs in its own session (process group), so stopping it also stops what it
-spawned (the executor's workers and their task processes). Output goes to one log file per
+Each service runs in its own session, so stopping it also stops what it spawned (the
+executor's workers and their task processes). The session, not the process group, is what
+counts: Airflow's task supervisor moves each task process into a process group of its own, so
+``killpg`` on the service would leave running tasks behind, which ``docker kill`` (the whole
+container) never does. Output goes to one log file per
 service, kept after the stop so a failing test can show it.
 """
 
@@ -87,7 +90,7 @@ class AirflowServices:
         }
         self.processes: dict[str, subprocess.Popen] = {}
         self.started_pids: dict[str, list[int]] = {}
-        self._crashed_groups: list[int] = []
+        self._crashed_sessions: list[int] = []
         self._starts = 0
 
     # -- one service ----------------------------------------------------------------------------
@@ -165,13 +168,12 @@ class AirflowServices:
         process = self.processes.pop(name)
         process.kill()
         process.wait()
-        self._crashed_groups.append(process.pid)
+        self._crashed_sessions.append(process.pid)
 
     def kill(self, name: str) -> None:
         """SIGKILL the service and everything it spawned at once, as ``docker kill`` does."""
         process = self.processes.pop(name)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        kill_session(process.pid)
         process.wait()
 
     # -- all of them ----------------------------------------------------------------------------
@@ -217,11 +219,8 @@ class AirflowServices:
         for process in first:
             _reap(process, deadline)
         self.stop("api-server", grace=30.0)
-        for group in self._crashed_groups:
-            try:
-                os.killpg(group, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        for session in self._crashed_sessions:
+            kill_session(session)
 
     def __enter__(self) -> AirflowServices:
         return self
@@ -236,9 +235,32 @@ def _reap(process: subprocess.Popen, deadline: float) -> int:
         process.wait(timeout=max(deadline - time.monotonic(), 0))
     except subprocess.TimeoutExpired:
         pass
-    # Whatever it spawned and left behind goes too (the group is ours: start_new_session).
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    # Whatever it spawned and left behind goes too (the session is ours: start_new_session).
+    kill_session(process.pid)
     return process.wait()
+
+
+def session_members(session: int) -> list[int]:
+    """The live processes of ``session`` (field 6 of /proc/<pid>/stat), its leader included."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        # After the command name: state, ppid, pgrp, session; a zombie needs no signal.
+        if int(fields[3]) == session and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def kill_session(session: int) -> None:
+    """SIGKILL every process of ``session``, whatever process group it moved itself into."""
+    for _ in range(20):  # again while something forked between the listing and the signal
+        members = session_members(session)
+        if not members:
+            return
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)

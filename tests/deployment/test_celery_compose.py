@@ -14,9 +14,10 @@ and task logs.
 1. The DAG is unpaused through the REST API with the admin's login; its first scheduled run
    loads the source.
 2. The source changes; a manual run's extract is held by an emulator stall; the worker running
-   it is killed with SIGKILL (process group, as ``docker kill`` stops a container). The table
-   must stay as it was; the scheduler finds the task's heartbeat gone, and the retry runs on
-   the other worker; the run ends green, each change applied once.
+   it is killed with SIGKILL (its whole session, task processes included, as ``docker kill``
+   stops a container). The table must stay as it was; the scheduler finds the task's heartbeat
+   gone, and the retry runs on the other worker, held in turn so that it is seen running; the
+   run ends green, each change applied once.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import yaml
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from devtools.airflow_services import ALL_SERVICES, AirflowServices, free_port
+from devtools.airflow_services import ALL_SERVICES, AirflowServices, free_port, session_members
 from devtools.demo_source.generate import apply_changes
 from devtools.redis_server import RedisServer
 from devtools.stack import REPO_ROOT, EmbeddedStack, airflow_bin
@@ -58,6 +59,9 @@ SEED_ROWS = 300
 CHANGES = {"inserts": 9, "updates": 12, "deletes": 6}
 WORKERS = ("worker-a", "worker-b")
 STALL_MS = 60_000
+# The retry is held too, so that it is seen running (its extract takes about a second) and the
+# table can be read while it runs.
+RETRY_STALL_MS = 10_000
 WAIT_SECONDS = 240
 # Local timings only, not compose settings: the scheduler gives a silent task up after 20 s
 # instead of 5 minutes, so the killed worker's task is retried within the test's time.
@@ -241,12 +245,12 @@ def running_extract(stack: EmbeddedStack, run_id: str) -> dict | None:
     return None
 
 
-def arm_extract_stall(stack: EmbeddedStack) -> None:
-    """The next result set of 10 rows or more (the next run's schema check) pauses after its 10th."""
+def arm_extract_stall(stack: EmbeddedStack, ms: int) -> None:
+    """The next result set of 10 rows or more (the next extract's schema check) pauses after its 10th."""
     with contextlib.closing(stack.source_connection()) as conn:
         conn.autocommit(True)
         conn.cursor().execute(
-            f"EXEC emulator.inject_fault @kind = N'stall_after_rows', @rows = 10, @ms = {STALL_MS}"
+            f"EXEC emulator.inject_fault @kind = N'stall_after_rows', @rows = 10, @ms = {ms}"
         )
 
 
@@ -340,15 +344,18 @@ def scenario(tmp_path_factory):
             with contextlib.closing(stack.source_connection()) as conn:
                 facts["changes"] = apply_changes(conn, seed=404, **CHANGES)
             facts["checksum_before"] = table_checksum(stack.orders_dsn)
-            arm_extract_stall(stack)
+            arm_extract_stall(stack, STALL_MS)
             status, body = api.call("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None})
             assert status == 200, body
             second = body["dag_run_id"]
             held = wait_until(services, "the held extract", lambda: running_extract(stack, second))
             facts["held"] = held
+            killed_session = services.processes[held["hostname"]].pid
             services.kill(held["hostname"])
+            facts["survivors"] = session_members(killed_session)
             phases["worker killed"] = time.monotonic() - started
             facts["checksum_after_kill"] = table_checksum(stack.orders_dsn)
+            arm_extract_stall(stack, RETRY_STALL_MS)
             retry = wait_until(
                 services,
                 "the retry of extract",
@@ -454,6 +461,8 @@ def test_the_killed_run_ran_on_both_workers_and_ended_green(scenario):
 
 
 def test_the_killed_extract_left_the_table_untouched(scenario):
+    # Its task process went with the worker, as in a killed container: nothing left to finish it.
+    assert scenario["survivors"] == []
     assert scenario["checksum_after_kill"] == scenario["checksum_before"]
     assert scenario["checksum_at_retry"] == scenario["checksum_before"]
 
