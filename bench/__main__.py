@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bench import report
-from bench.harness import ALL_CONTENDERS, FULL_SIZES, QUICK_SIZES, run_session
+from bench.harness import ALL_CONTENDERS, FULL_SIZES, QUICK_ROW_BY_ROW_MAX_ROWS, QUICK_SIZES, run_session
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=600,
         help="seconds GenericTransfer, the seed's way or pgloader may run (a timeout is recorded)",
+    )
+    parser.add_argument(
+        "--row-by-row-max-rows",
+        type=int,
+        help="run GenericTransfer and the seed's DELETE+INSERT only at sizes up to this "
+        f"(default: every size; {QUICK_ROW_BY_ROW_MAX_ROWS:,} with --quick)",
     )
     parser.add_argument("--note", default="", help="a sentence for the report (how this run was made)")
     parser.add_argument("--results", type=Path, default=report.RESULTS_PATH)
@@ -46,11 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown contender(s): {', '.join(sorted(unknown))}")
 
-    session = run_session(sizes, contenders, args.timeout, args.reload_timeout)
+    row_by_row_max_rows = args.row_by_row_max_rows
+    if row_by_row_max_rows is None and args.quick and not args.sizes:
+        row_by_row_max_rows = QUICK_ROW_BY_ROW_MAX_ROWS
+    session = run_session(sizes, contenders, args.timeout, args.reload_timeout, row_by_row_max_rows)
     results = {
         "quick": args.quick and not args.sizes,
         "sizes": list(session.sizes),
         "contenders": list(session.contenders),
+        "row_by_row_max_rows": row_by_row_max_rows,
         "environment": session.environment,
         "note": args.note,
         "measurements": [m.to_dict() for m in session.measurements],

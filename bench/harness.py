@@ -70,6 +70,11 @@ CHANGED_DOCUMENT_SUFFIX = "37"
 CACHE_BYTES_PER_ROW = 6_000
 MIN_CACHE_MB = 512
 FETCHMANY_MAX_ROWS = 100_000  # the read-path comparison needs no million-row run
+# Row-by-row baselines: a statement per row (GenericTransfer's executemany, the seed's DELETE and
+# INSERT). They are 8 to 20 times slower than the sync at 100,000 rows (docs/benchmarks.md), so
+# quick mode, which CI runs, measures them at its smallest size only.
+ROW_BY_ROW = ("generic_transfer", "seed_delete_insert")
+QUICK_ROW_BY_ROW_MAX_ROWS = 5_000
 DAGS_TEST_ROWS = 5_000
 LIVE_TABLE = "public.open_orders"
 
@@ -113,6 +118,7 @@ class Session:
     contenders: tuple[str, ...]
     timeout: float = 3600.0
     reload_timeout: float = 600.0  # the full-reload contenders: a million rows may take them long
+    row_by_row_max_rows: int | None = None  # ROW_BY_ROW run only at sizes up to this; None: all
     measurements: list[Measurement] = field(default_factory=list)
     environment: dict = field(default_factory=dict)
 
@@ -165,6 +171,8 @@ class Bench:
             return False
         if name == "fetch_only_fetchmany":
             return size <= FETCHMANY_MAX_ROWS
+        if name in ROW_BY_ROW and self.session.row_by_row_max_rows is not None:
+            return size <= self.session.row_by_row_max_rows
         return name != "airflow_dags_test"
 
     def _run_size(self, size: int) -> None:
@@ -764,7 +772,13 @@ def environment(postgres_version: str) -> dict:
 
 
 def run_session(
-    sizes: Iterable[int], contenders: Iterable[str], timeout: float, reload_timeout: float = 600.0
+    sizes: Iterable[int],
+    contenders: Iterable[str],
+    timeout: float,
+    reload_timeout: float = 600.0,
+    row_by_row_max_rows: int | None = None,
 ) -> Session:
-    session = Session(tuple(sizes), tuple(contenders), timeout, reload_timeout)
+    session = Session(
+        tuple(sizes), tuple(contenders), timeout, reload_timeout, row_by_row_max_rows=row_by_row_max_rows
+    )
     return Bench(session).run()

@@ -527,6 +527,16 @@ def render_markdown(results: dict, chart_link: str) -> str:
         "`devtools.demo_source.generate.seed_source`; the target is an embedded PostgreSQL.",
         "",
         *([results["note"], ""] if results.get("note") else []),
+        *(
+            [
+                "GenericTransfer and the seed's DELETE+INSERT (a statement per row) ran only at sizes "
+                f"up to {results['row_by_row_max_rows']:,} rows in this run; "
+                "the targets that compare contenders judge the others.",
+                "",
+            ]
+            if results.get("row_by_row_max_rows")
+            else []
+        ),
         "## Targets",
         "",
         "| target | verdict | figures |",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.harness import QUICK_SIZES
+from bench.harness import QUICK_ROW_BY_ROW_MAX_ROWS, QUICK_SIZES, ROW_BY_ROW
 from tests.bench_support import run_bench_session
 
 pytestmark = pytest.mark.slow
@@ -44,6 +44,11 @@ def test_every_contender_ran_at_every_quick_size(quick_run):
     expected = {(name, size) for name in CONTENDERS for size in QUICK_SIZES} - {
         ("airflow_dags_test", 100_000)  # the whole DAG run is measured at 5,000 rows only
     }
+    # The row-by-row baselines only at quick mode's smallest size (they are the slowest by far).
+    expected -= {
+        (name, size) for name in ROW_BY_ROW for size in QUICK_SIZES if size > QUICK_ROW_BY_ROW_MAX_ROWS
+    }
+    assert results["row_by_row_max_rows"] == QUICK_ROW_BY_ROW_MAX_ROWS
     assert measured == expected
     for m in results["measurements"]:
         assert m["ok"], (m["contender"], m["size"], m["error"])
@@ -76,4 +81,5 @@ def test_the_report_judges_every_target_the_quick_sizes_can(quick_run):
         line = next((row for row in report.splitlines() if row.startswith(f"| {target} |")), None)
         assert line is not None, target
         assert line.split("|")[2].strip() in ("met", "not met"), line
+    assert "the seed's DELETE+INSERT (a statement per row) ran only at sizes up to 5,000 rows" in report
     assert paths["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
