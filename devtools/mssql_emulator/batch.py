@@ -7,6 +7,7 @@ tokenizer, so strings, ``[bracketed]`` names and comments never split a statemen
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -97,7 +98,23 @@ def _tokenize(sql: str) -> list[Token]:
 
 
 def split(sql: str) -> list:
-    """The batch as a list of Statement / IfStatement, in order."""
+    """The batch as a list of Statement / IfStatement, in order (read-only: may be shared)."""
+    if len(sql) <= _CACHED_BATCH_CHARS:
+        return _split_cached(sql)
+    return _split(sql)
+
+
+# The same text comes back again and again (drivers' and the sync's queries); long batches
+# (multi-row INSERTs) rarely do and would fill memory.
+_CACHED_BATCH_CHARS = 64 * 1024
+
+
+@functools.lru_cache(maxsize=256)
+def _split_cached(sql: str) -> list:
+    return _split(sql)
+
+
+def _split(sql: str) -> list:
     statements: list = []
     for part in _GO.split(sql):
         if part.strip():

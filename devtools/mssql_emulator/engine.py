@@ -43,6 +43,7 @@ from devtools.mssql_emulator import (
 )
 from devtools.mssql_emulator.bulk_insert import MAX_VALUES_ROWS, insert_sql, too_many_rows, try_fast_insert
 from devtools.mssql_emulator.catalog import INFO_SCHEMA, Catalog, TableDef, information_schema_rows
+from devtools.mssql_emulator.plan_cache import Plan, PlanCache
 from devtools.mssql_emulator.results import (
     Column,
     EnvChange,
@@ -90,6 +91,7 @@ class Engine:
         self.db = duckdb.connect(":memory:", config={"threads": 1, "default_collation": "nocase"})
         self.catalog = Catalog()
         self.lock = self.catalog.lock
+        self.plans = PlanCache()  # compiled SELECTs by text (plan_cache.py)
         # DDL and catalog upkeep run on their own cursor, always under the engine lock; queries
         # and writes each get a fresh cursor (DuckDB connections are not shared across threads).
         self._shared_ddl = self.db.cursor()
@@ -226,6 +228,14 @@ class Engine:
             self.catalog.bump()
 
     def _run_parsed(self, session: Session, text: str) -> Iterator[Outcome]:
+        key = self._plan_key(session, text)
+        plan = self.plans.get(key) if key is not None else None
+        if plan is not None:
+            # Compiled from this very text, which then passed every check below.
+            version = self.catalog.version
+            with errors.for_statement(text):
+                yield self._run_plan(session, plan, version)
+            return
         refused = errors.unsupported_statement(text)
         if refused is not None:
             raise refused
@@ -234,9 +244,13 @@ class Engine:
             # (https://learn.microsoft.com/en-us/sql/t-sql/language-elements/execute-transact-sql);
             # the emulator allows it for system procedures anywhere.
             text = f"EXEC {text}"
+            key = None
         with errors.for_statement(text):
-            for statement in translate.parse(text):
-                yield from self._run_statement(session, statement, text)
+            statements = translate.parse(text)
+            for statement in statements:
+                yield from self._run_statement(
+                    session, statement, text, key if len(statements) == 1 else None
+                )
 
     def _run_option(self, session: Session, text: str):
         """SET options, transactions and PRINT: answered without sqlglot."""
@@ -340,7 +354,9 @@ class Engine:
         """True while the session has an open transaction (@@TRANCOUNT > 0)."""
         return self._state(session).transaction.active
 
-    def _run_statement(self, session: Session, statement: exp.Expression, text: str) -> Iterator[Outcome]:
+    def _run_statement(
+        self, session: Session, statement: exp.Expression, text: str, plan_key=None
+    ) -> Iterator[Outcome]:
         transaction = self._state(session).transaction
         if (
             session.options.get("implicit_transactions")
@@ -353,14 +369,16 @@ class Engine:
         if session.options.get("fmtonly"):
             yield from self._describe_only(session, statement, text)
         else:
-            yield from self._run_now(session, statement, text)
+            yield from self._run_now(session, statement, text, plan_key)
 
-    def _run_now(self, session: Session, statement: exp.Expression, text: str) -> Iterator[Outcome]:
+    def _run_now(
+        self, session: Session, statement: exp.Expression, text: str, plan_key=None
+    ) -> Iterator[Outcome]:
         refused = errors.unsupported_clause(statement)
         if refused is not None:
             raise refused
         if isinstance(statement, (exp.Select, exp.SetOperation)) or (isinstance(statement, exp.Subquery)):
-            yield self._query(session, statement)
+            yield self._query(session, statement, plan_key=plan_key)
         elif isinstance(statement, exp.Insert) and statement.args.get("returning"):
             yield self._insert_output(session, statement)
         elif isinstance(statement, exp.Insert):
@@ -465,42 +483,70 @@ class Engine:
             translate.to_duckdb(query), columns, translator.cacheable, translator.tables
         )
 
-    def _query(self, session: Session, query: exp.Expression, metadata_only: bool = False) -> ResultSet:
-        translation = self._translate_query(session, query)
-        limit = _rowcount_limit(session)
-        if limit:
-            # SET ROWCOUNT n: "stop processing the query after the specified number of rows are
-            # returned" (https://learn.microsoft.com/en-us/sql/t-sql/statements/set-rowcount-transact-sql).
-            # The limited text is the cache key too. INSERT/UPDATE/DELETE are not limited.
-            translation = dataclasses.replace(
-                translation, sql=f"SELECT * FROM ({translation.sql}) AS __rowcount LIMIT {limit}"
-            )
+    def _query(
+        self, session: Session, query: exp.Expression, metadata_only: bool = False, plan_key=None
+    ) -> ResultSet:
+        """Compile ``query`` and run it; with a ``plan_key`` (see _plan_key) the plan is kept."""
         version = self.catalog.version
+        plan = self._compile(session, query)
+        if plan_key is not None and plan.cacheable and self._may_keep_plans(session):
+            self.plans.put(plan_key, plan)
+        return self._run_plan(session, plan, version, metadata_only)
+
+    def _compile(self, session: Session, query: exp.Expression) -> Plan:
+        translation = self._translate_query(session, query)
         with self._cursor() as probe:
             description = self._execute(
                 probe, f"SELECT * FROM ({translation.sql}) AS __probe LIMIT 0"
             ).description
         columns = self._merge_columns(translation.columns, description)
+        fetch_sql, duck_types = _fetch_friendly(translation.sql, columns, description)
+        return Plan(
+            translation.sql,
+            columns,
+            description,
+            fetch_sql,
+            _chunk_converter(columns, duck_types),
+            translation.cacheable,
+        )
+
+    def _plan_key(self, session: Session, text: str):
+        """The plan cache's key for ``text`` in this session, or None where plans are not reused."""
+        if session.options.get("fmtonly") or session.options.get("implicit_transactions"):
+            return None
+        return (text, session.database.lower(), session.user, self.catalog.version)
+
+    def _may_keep_plans(self, session: Session) -> bool:
+        # Tables a writing transaction created or changed are its own until it commits.
+        return self._state(session).transaction.cursor is None
+
+    def _run_plan(self, session: Session, plan: Plan, version: int, metadata_only: bool = False) -> ResultSet:
         if metadata_only:
-            return ResultSet(columns, iter(()))
-        sql, duck_types = _fetch_friendly(translation.sql, columns, description)
-        convert = _chunk_converter(columns, duck_types)
+            return ResultSet(plan.columns, iter(()))
+        sql, fetch_sql = plan.sql, plan.fetch_sql
+        limit = _rowcount_limit(session)
+        if limit:
+            # SET ROWCOUNT n: "stop processing the query after the specified number of rows are
+            # returned" (https://learn.microsoft.com/en-us/sql/t-sql/statements/set-rowcount-transact-sql).
+            # The limited text is the cache key too. INSERT/UPDATE/DELETE are not limited.
+            sql = f"SELECT * FROM ({plan.sql}) AS __rowcount LIMIT {limit}"
+            fetch_sql = _fetch_friendly(sql, plan.columns, plan.description)[0]
         transaction = self._transaction()
-        if translation.cacheable and (transaction is None or transaction.cursor is None):
+        if plan.cacheable and (transaction is None or transaction.cursor is None):
             # The TDS side may replay this result from its cache and never ask for a row, so
             # the query runs only when the first row is asked for. Binding errors surfaced in
-            # the probe above; the TDS side asks for the first row before it sends anything.
-            result = ResultSet(columns, iter(()), ("select", translation.sql, version))
-            result.rows = self._lazy_stream(result, sql, convert, version)
+            # the compile's probe; the TDS side asks for the first row before it sends anything.
+            result = ResultSet(plan.columns, iter(()), ("select", sql, version))
+            result.rows = self._lazy_stream(result, fetch_sql, plan.convert, version)
             return result
         cursor = self._new_cursor()
         try:
-            duck_result = self._execute(cursor, sql)
+            duck_result = self._execute(cursor, fetch_sql)
             first = duck_result.fetchmany(FETCH_CHUNK)
         except SqlServerError:
             cursor.close()
             raise
-        return ResultSet(columns, _stream(cursor, duck_result, first, convert))
+        return ResultSet(plan.columns, _stream(cursor, duck_result, first, plan.convert))
 
     def _lazy_stream(self, result: ResultSet, sql: str, convert, version: int) -> Iterator[tuple]:
         """Run ``sql`` on the first row asked for; withdraw the cache key if the data moved on."""
