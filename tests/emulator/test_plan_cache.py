@@ -27,7 +27,11 @@ def hits_of(engine, session, sql) -> int:
 
 
 def test_the_same_text_is_compiled_once(engine, session):
-    run(engine, session, "CREATE TABLE dbo.items (id int, name nvarchar(10)); INSERT dbo.items VALUES (1, N'a')")
+    run(
+        engine,
+        session,
+        "CREATE TABLE dbo.items (id int, name nvarchar(10)); INSERT dbo.items VALUES (1, N'a')",
+    )
     text = "SELECT id, UPPER(name) AS name FROM dbo.items"
     first = query(engine, session, text)
     assert hits_of(engine, session, text) == 1
