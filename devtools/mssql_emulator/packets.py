@@ -25,6 +25,7 @@ PKT_PRELOGIN = 0x12
 STATUS_EOM = 0x01  # last packet of the message
 STATUS_IGNORE = 0x02  # client asks the server to drop this message
 STATUS_RESET_CONNECTION = 0x08
+STATUS_RESET_CONNECTION_SKIP_TRAN = 0x10
 
 # --- 2.2.3.1 Packet header ---------------------------------------------------------------------
 # Type (1), Status (1), Length (2, big-endian, header included), SPID (2, big-endian),
@@ -50,8 +51,9 @@ class Message:
     """One client message, reassembled from its packets."""
 
     type: int
-    status: int  # status of the last packet (EOM, IGNORE, RESET_CONNECTION)
+    status: int  # status of the last packet (EOM, IGNORE)
     payload: bytes
+    first_status: int = 0  # of the first packet, the one RESETCONNECTION(SKIPTRAN) counts in
 
 
 class PacketReader:
@@ -101,6 +103,7 @@ class PacketReader:
     def read_message(self) -> Message:
         """All packets up to EOM. An ATTENTION packet is a message of its own."""
         ptype, status, payload = self.read_packet()
+        first_status = status
         parts = [payload]
         while not status & STATUS_EOM:
             next_type, status, payload = self.read_packet()
@@ -110,7 +113,7 @@ class PacketReader:
             if next_type != ptype:
                 raise ProtocolError(f"packet type changed mid-message ({ptype} -> {next_type})")
             parts.append(payload)
-        return Message(ptype, status, b"".join(parts))
+        return Message(ptype, status, b"".join(parts), first_status)
 
 
 class PacketWriter:

@@ -167,6 +167,11 @@ class EmulatorServer:
 # --- one client connection ----------------------------------------------------------------------
 
 
+# Kept across a reset: the isolation level (MS-TDS 2.2.3.1.2) and the engine's own state
+# (its transaction; a dropped transaction was rolled back before the options are replaced).
+_KEPT_AT_RESET = ("transaction",)
+
+
 class ClientConnection:
     def __init__(self, server: EmulatorServer, sock: socket.socket, address, spid: int):
         self.server = server
@@ -324,6 +329,7 @@ class ClientConnection:
         self.session = Session(user=user, database=database, spid=self.spid)
         self.login_textsize = textsize.at_login(login.option_flags2, self.tds_version)
         self.session.options[textsize.OPTION] = self.login_textsize
+        self.login_state = (database, self.session.language, dict(self.session.options))
         w = self.writer.write
         w(tokens.envchange_text(tokens.ENV_DATABASE, database, "master"))
         w(tokens.info(5701, f"Changed database context to '{database}'.", SERVER_NAME, 2))
@@ -368,6 +374,19 @@ class ClientConnection:
                 self._acknowledge_attention()
 
     def _handle(self, message: Message) -> None:
+        reset = message.first_status & (
+            packets.STATUS_RESET_CONNECTION | packets.STATUS_RESET_CONNECTION_SKIP_TRAN
+        )
+        if reset and message.type in (
+            packets.PKT_SQL_BATCH,
+            packets.PKT_RPC,
+            packets.PKT_TRANSACTION_MANAGER,
+        ):
+            # "Reset this connection before processing event" (MS-TDS 2.2.3.1.2), as Microsoft's
+            # drivers do for a pooled connection: ENVCHANGE type 18 acknowledges it, then come
+            # the changes the reset made (the documentation gives no order; this one is ours).
+            self.writer.write(tokens.envchange_reset_ack())
+            self._reset_connection(keep_transaction=bool(reset & packets.STATUS_RESET_CONNECTION_SKIP_TRAN))
         if message.type == packets.PKT_SQL_BATCH:
             sql = client_messages.parse_sql_batch(message.payload, self.tds_version)
             log.debug("spid %d: batch %r", self.spid, sql[:500])
@@ -456,14 +475,8 @@ class ClientConnection:
             self._run_emulator_commands([fault_commands.EmulatorCommand(command_name.lower(), params)])
             return
         if name in ("sp_reset_connection", "sys.sp_reset_connection"):
-            # What a connection pool calls before reuse: the open transaction ends (rolled back)
-            # as with the RESETCONNECTION status bit of MS-TDS 2.2.3.1.2; then return status 0.
-            self.server.engine.end_session(self.session)
-            if self.transaction is not None:
-                self._end_transaction(tokens.ENV_ROLLBACK_TRAN)
-            # "back to the default environment setting, effectively simulating a logout and a
-            # subsequent login" (2.2.3.1.2): TEXTSIZE as the login left it.
-            self.session.options[textsize.OPTION] = self.login_textsize
+            # What python-tds' connection pool calls before reuse (an RPC, not the status bit).
+            self._reset_connection(keep_transaction=False)
             self.writer.write(tokens.return_status(0))
             self.writer.write(tokens.done(token=tokens.TOKEN_DONEPROC))
             self.writer.end_message()
@@ -522,6 +535,31 @@ class ClientConnection:
     def _begin_transaction(self) -> None:
         self.transaction = struct.pack("<Q", (self.spid << 32) | next(self._transaction_ids))
         self.writer.write(tokens.envchange_transaction(tokens.ENV_BEGIN_TRAN, self.transaction))
+
+    def _reset_connection(self, keep_transaction: bool) -> None:
+        """Back to the state of the login: "clean up the environment state of the connection
+        back to the default environment setting, effectively simulating a logout and a
+        subsequent login" (MS-TDS 2.2.3.1.2, RESETCONNECTION; sp_reset_connection does the
+        same). The open transaction is rolled back unless RESETCONNECTIONSKIPTRAN keeps it;
+        "isolation levels are not reset". SET options, TEXTSIZE, the language and the current
+        database go back to the login's, each change announced with its ENVCHANGE.
+        """
+        database, language, options = self.login_state
+        if not keep_transaction:
+            self.server.engine.end_session(self.session)
+            if self.transaction is not None:
+                self._end_transaction(tokens.ENV_ROLLBACK_TRAN)
+        kept = {key: value for key, value in self.session.options.items() if key in _KEPT_AT_RESET}
+        if keep_transaction:
+            kept.update((k, v) for k, v in self.session.options.items() if k.startswith("__"))
+        self.session.options.clear()
+        self.session.options.update({**options, **kept})
+        if self.session.database.lower() != database.lower():
+            old, self.session.database = self.session.database, database
+            self.writer.write(tokens.envchange_text(tokens.ENV_DATABASE, database, old))
+        if self.session.language != language:
+            old, self.session.language = self.session.language, language
+            self.writer.write(tokens.envchange_text(tokens.ENV_LANGUAGE, language, old))
 
     def _end_transaction(self, env_type: int) -> None:
         self.writer.write(tokens.envchange_transaction(env_type, self.transaction or b"\x00" * 8))

@@ -64,6 +64,7 @@ ENV_SQL_COLLATION = 7
 ENV_BEGIN_TRAN = 8
 ENV_COMMIT_TRAN = 9
 ENV_ROLLBACK_TRAN = 10
+ENV_RESET_CONNECTION_ACK = 18
 
 
 def _b_varchar(text: str) -> bytes:
@@ -87,6 +88,11 @@ def _envchange(env_type: int, new: bytes, old: bytes) -> bytes:
 def envchange_text(env_type: int, new: str, old: str) -> bytes:
     """Database, language, packet size: both values B_VARCHAR."""
     return _envchange(env_type, _b_varchar(new), _b_varchar(old))
+
+
+def envchange_reset_ack() -> bytes:
+    """Type 18, the acknowledgement of a RESETCONNECTION request: both values empty B_VARBYTEs."""
+    return _envchange(ENV_RESET_CONNECTION_ACK, b"\x00", b"\x00")
 
 
 def envchange_collation(collation: bytes = COLLATION) -> bytes:

@@ -121,13 +121,16 @@ class RawTdsClient:
         self.last_packet_type: int | None = None
         self.tls: ssl.SSLObject | ssl.SSLSocket | None = None
 
-    def send(self, packet_type: int, payload: bytes, packet_size: int | None = None) -> None:
-        """Send one message split into packets of ``packet_size`` (header included)."""
+    def send(
+        self, packet_type: int, payload: bytes, packet_size: int | None = None, first_status: int = 0
+    ) -> None:
+        """Send one message split into packets of ``packet_size`` (header included);
+        ``first_status`` adds status bits to the first packet (RESETCONNECTION, 0x08, say)."""
         body = (packet_size or self.packet_size) - 8
         chunks = [payload[i : i + body] for i in range(0, len(payload), body)] or [b""]
         out = b""
         for number, chunk in enumerate(chunks, start=1):
-            status = EOM if number == len(chunks) else 0
+            status = (EOM if number == len(chunks) else 0) | (first_status if number == 1 else 0)
             out += struct.pack(">BBHHBB", packet_type, status, len(chunk) + 8, 0, number & 0xFF, 0)
             out += chunk
         self.sock.sendall(out)
@@ -209,8 +212,8 @@ class RawTdsClient:
         """Back to the bare socket (after the LOGIN7 of login-only encryption)."""
         self.sock = self.raw_sock
 
-    def batch(self, sql: str, packet_size: int | None = None) -> None:
-        self.send(SQL_BATCH, all_headers() + sql.encode("utf-16-le"), packet_size)
+    def batch(self, sql: str, packet_size: int | None = None, first_status: int = 0) -> None:
+        self.send(SQL_BATCH, all_headers() + sql.encode("utf-16-le"), packet_size, first_status)
 
     def attention(self) -> None:
         self.send(ATTENTION, b"")
