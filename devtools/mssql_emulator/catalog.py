@@ -148,7 +148,7 @@ def information_schema_rows(table: TableDef) -> tuple[list[tuple], tuple, tuple 
     column_rows = []
     for position, col in enumerate(table.columns, start=1):
         facts = information_schema_facts(col)
-        text = col.sql_type in ("nvarchar", "nchar", "varchar", "char")
+        text = col.sql_type in ("nvarchar", "nchar", "varchar", "char") and col.legacy_lob != "xml"
         column_rows.append(
             (
                 table.database,

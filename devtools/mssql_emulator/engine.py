@@ -947,7 +947,7 @@ class Engine:
         for item in schema_node.expressions:
             if isinstance(item, exp.ColumnDef):
                 col = translate.datatype_column(item.args["kind"], item.name)
-                if col.sql_type in sqltypes.STRING_TYPES:
+                if col.sql_type in sqltypes.STRING_TYPES and col.legacy_lob != sqltypes.XML:  # xml has none
                     col = dataclasses.replace(col, collation=_column_collation(item, database, self.catalog))
                 nullable = True
                 default_sql = None

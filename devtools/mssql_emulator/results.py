@@ -25,7 +25,8 @@ class Column:
     ``legacy_lob`` is "text", "ntext" or "image" for a column declared with one of those
     deprecated types: the engine stores and computes it as varchar(max), nvarchar(max) or
     varbinary(max) (``sql_type``, length -1), and the TDS layer sends it as TEXTTYPE, NTEXTTYPE
-    or IMAGETYPE with a text pointer ([MS-TDS] 2.2.5.4.3).
+    or IMAGETYPE with a text pointer ([MS-TDS] 2.2.5.4.3); it is "xml" for an xml column,
+    held as nvarchar(max) and sent as XMLTYPE (2.2.5.5.3).
     ``variant_base`` is, for a ``sql_variant`` result (``CAST(x AS sql_variant)``), the type of
     ``x``: the rows hold x's values, and the TDS layer sends each with that base type.
     """

@@ -39,6 +39,10 @@ _ALIASES = {
 # (https://learn.microsoft.com/en-us/sql/t-sql/data-types/ntext-text-and-image-transact-sql).
 LEGACY_LOBS = {"text": "varchar", "ntext": "nvarchar", "image": "varbinary"}
 _LEGACY_MAXIMUM_LENGTH = {"text": 2147483647, "ntext": 1073741823, "image": 2147483647}
+# xml is held as its text, nvarchar(max), and sent as XMLTYPE ([MS-TDS] 2.2.5.5.3, tokens.py).
+# Its XML methods (.query(), .value(), ...), schema collections and the check that a value is
+# well-formed XML are not modelled.
+XML = "xml"
 
 _DECL = re.compile(r"^\s*([a-z][a-z0-9_ ]*?)\s*(?:\(\s*(max|-?\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$", re.I)
 
@@ -54,10 +58,10 @@ def parse_type(text: str, name: str = "", *, in_cast: bool = False) -> Column:
         raise TypeError_(f"Column, parameter, or variable : Cannot find data type {text}.")
     base = _ALIASES.get(match.group(1).lower(), match.group(1).lower())
     size, scale = match.group(2), match.group(3)
-    if base in LEGACY_LOBS:
+    if base in LEGACY_LOBS or base == XML:
         if size:
             raise TypeError_(f"Cannot specify a column width on data type {base}.")
-        return Column(name, LEGACY_LOBS[base], length=-1, legacy_lob=base)
+        return Column(name, LEGACY_LOBS.get(base, "nvarchar"), length=-1, legacy_lob=base)
     length = -1 if size and size.lower() == "max" else (int(size) if size else None)
     if text.strip().lower() == "sysname":
         return Column(name, "nvarchar", length=128)
@@ -188,7 +192,9 @@ def information_schema_facts(col: Column) -> dict:
         NUMERIC_SCALE=None,
         DATETIME_PRECISION=None,
     )
-    if col.legacy_lob:
+    if col.legacy_lob == XML:  # as nvarchar(max) reports it
+        facts["CHARACTER_MAXIMUM_LENGTH"] = facts["CHARACTER_OCTET_LENGTH"] = -1
+    elif col.legacy_lob:
         characters = _LEGACY_MAXIMUM_LENGTH[col.legacy_lob]
         facts["CHARACTER_MAXIMUM_LENGTH"] = characters
         facts["CHARACTER_OCTET_LENGTH"] = characters * 2 if col.legacy_lob == "ntext" else characters

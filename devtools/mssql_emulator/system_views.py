@@ -328,7 +328,7 @@ TYPE_IDS = {
     "datetimeoffset": 43, "tinyint": 48, "smallint": 52, "int": 56, "smalldatetime": 58,
     "real": 59, "money": 60, "datetime": 61, "float": 62, "ntext": 99, "bit": 104,
     "decimal": 106, "numeric": 108, "smallmoney": 122, "bigint": 127, "varbinary": 165,
-    "varchar": 167, "binary": 173, "char": 175, "nvarchar": 231, "nchar": 239,
+    "varchar": 167, "binary": 173, "char": 175, "nvarchar": 231, "nchar": 239, "xml": 241,
 }  # fmt: skip
 _FIXED_BYTES = {
     "tinyint": 1, "smallint": 2, "int": 4, "bigint": 8, "bit": 1, "real": 4, "float": 8,
@@ -344,6 +344,8 @@ _PRECISION = {
 
 def _max_length(col: Column) -> int:
     t = col.legacy_lob or col.sql_type  # text, ntext, image: the 16-byte text pointer
+    if t == "xml":
+        return -1
     if t in _FIXED_BYTES:
         return _FIXED_BYTES[t]
     if t in ("nvarchar", "nchar"):
@@ -455,7 +457,7 @@ def object_rows(table: TableDef, schema_id: int, new_object_id: Callable[[], int
     for column_id, col in enumerate(table.columns, start=1):
         precision, scale = _precision_scale(col)
         type_id = TYPE_IDS.get(col.legacy_lob or col.sql_type, 0)
-        text = col.sql_type in ("nvarchar", "nchar", "varchar", "char")
+        text = col.sql_type in ("nvarchar", "nchar", "varchar", "char") and col.legacy_lob != "xml"
         is_identity = not is_view and col.name.lower() in identity
         default_id = 0
         if not is_view and col.name.lower() in table.defaults:

@@ -9,6 +9,7 @@ Section numbers refer to [MS-TDS] 7.4.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import struct
@@ -622,6 +623,21 @@ def _legacy_lob_encoder(legacy_lob: str, limit: int | None) -> tuple[bytes, Enco
     return info, encode, b"\x00"
 
 
+# --- 2.2.5.5.3 XMLTYPE (0xF1): TYPE_INFO is the type and XML_INFO, whose SCHEMA_PRESENT byte is 0
+# here (no schema collection); a value is PLP (2.2.5.2.3) UTF-16LE, like nvarchar(max). SET
+# TEXTSIZE does not apply: its page lists the (max), text, ntext and image types only
+# (https://learn.microsoft.com/en-us/sql/t-sql/statements/set-textsize-transact-sql). python-tds
+# (tds_types.py, XmlSerializer) and FreeTDS read it so.
+XMLTYPE = 0xF1
+
+
+def _xml_encoder() -> tuple[bytes, Encoder, bytes]:
+    def encode(value):
+        return _plp(str(value).encode("utf-16-le"))
+
+    return bytes([XMLTYPE, 0]), encode, PLP_NULL
+
+
 # --- 2.2.5.5.4 sql_variant (SSVARIANTTYPE, a LONGLEN type): TYPE_INFO is the type and a 4-byte
 # maximum length, 8016 (sys.types' max_length for sql_variant). A value is its total length
 # (4 bytes, 0 for NULL), BaseType (1), PropBytes (1), the base type's properties (none for the
@@ -709,6 +725,8 @@ def compile_column(column: Column, limit: int | None = None) -> tuple[bytes, Enc
     ``limit``: the session's TEXTSIZE in bytes (None: unlimited), for large values.
     """
     t = column.sql_type.lower()
+    if column.legacy_lob == "xml":
+        return _xml_encoder()
     if column.legacy_lob in _LEGACY_LOB_INFO:
         return _legacy_lob_encoder(column.legacy_lob, limit)
     if t == "sql_variant":
@@ -799,6 +817,10 @@ def compile_columns(
     nulls: list[bytes] = []
     for column in columns:
         legacy = _legacy_temporal(column) if tds_version < TDS73A else None
+        if column.legacy_lob == "xml" and tds_version < TDS72:
+            # XMLTYPE is a TDS 7.2 type (MS-TDS 2.2.5.5.3), so a 7.0/7.1 client could not read
+            # it; ntext is the emulator's choice for them (the specification does not say).
+            column = dataclasses.replace(column, legacy_lob="ntext")
         info, encode, null = compile_column(legacy or column, text_limit)
         if legacy:
             encode = _via_text(encode)

@@ -270,9 +270,7 @@ def datatype_column(datatype: exp.DataType, name: str = "", *, in_cast: bool = F
     params = [p.this.name if isinstance(p, exp.DataTypeParam) else p.name for p in datatype.expressions]
     if base == "float" and params and params[0].isdigit():
         base, params = ("real" if int(params[0]) <= 24 else "float"), []
-    # text and image are their own types (sqltypes.LEGACY_LOBS); xml, not modelled, is its text.
-    if kind == "XML" and not params:
-        base, params = "nvarchar", ["max"]
+    # text, image and xml are their own types (sqltypes.LEGACY_LOBS, sqltypes.XML).
     text = base + (f"({','.join(params)})" if params else "")
     try:
         return sqltypes.parse_type(text, name, in_cast=in_cast)

@@ -4,8 +4,9 @@ is what went in.
 
 [MS-TDS] 2.2.5.4.3 and 2.2.7.4/2.2.7.19: text, ntext and image are LONGLEN types (TEXTTYPE 0x23,
 NTEXTTYPE 0x63, IMAGETYPE 0x22) whose COLMETADATA carries a TableName and whose values carry a
-text pointer and timestamp; varchar(max), nvarchar(max), varbinary(max) (and xml, modelled as
-nvarchar(max)) are USHORTLEN 0xFFFF types sent as PLP (2.2.5.2.3). The bare client below reads
+text pointer and timestamp; varchar(max), nvarchar(max), varbinary(max) are USHORTLEN 0xFFFF
+types sent as PLP (2.2.5.2.3); xml is XMLTYPE (0xF1, 2.2.5.5.3) with its XML_INFO, its values PLP
+UTF-16LE. The bare client below reads
 the token stream itself (parsed here from the spec, not with the emulator's modules).
 """
 
@@ -83,6 +84,7 @@ def test_legacy_types_come_back_whole_through_the_peer_clients(emulator, lob_tab
 # --- a reading of COLMETADATA and ROW for the types above, from [MS-TDS] ---------------------
 _LEGACY = {0x22: "image", 0x23: "text", 0x63: "ntext"}
 _USHORT = {0xA5: "varbinary", 0xA7: "varchar", 0xE7: "nvarchar"}
+XMLTYPE = 0xF1
 _COLLATED = {0x23, 0x63, 0xA7, 0xE7}
 
 
@@ -95,8 +97,11 @@ def _columns(stream: bytes, pos: int) -> tuple[list[dict], int]:
         pos += 6  # UserType (4), Flags (2)
         type_id = stream[pos]
         pos += 1
-        column = {"type": _LEGACY.get(type_id) or _USHORT[type_id]}
-        if type_id in _LEGACY:
+        column = {"type": _LEGACY.get(type_id) or _USHORT.get(type_id) or {XMLTYPE: "xml"}[type_id]}
+        if type_id == XMLTYPE:  # XML_INFO: SCHEMA_PRESENT, then (if 1) the schema's three names
+            column["max"], column["schema_present"] = None, stream[pos]
+            pos += 1
+        elif type_id in _LEGACY:
             (column["max"],) = struct.unpack_from("<I", stream, pos)
             pos += 4
         else:
@@ -170,6 +175,50 @@ def test_legacy_types_travel_with_text_pointers_and_max_types_as_plp(emulator, l
     assert t["data"] == "plain ä".encode("cp1252") and v["data"] == "var ä".encode("cp1252")
     assert img["data"] == PAYLOAD and binary["data"] == PAYLOAD
     assert txt["data"].decode("utf-16-le") == "ä" * 9000
+
+
+def test_xml_travels_as_xmltype_with_plp_values(emulator, lob_table):
+    client = raw_tds.RawTdsClient(emulator.host, emulator.port)
+    try:
+        client.login(emulator.user, emulator.password, emulator.database)
+        client.batch(f"SELECT doc, CAST(N'<b/>' AS xml) AS cast_doc FROM {lob_table} WHERE img IS NOT NULL")
+        stream = client.read_message()
+    finally:
+        client.close()
+    columns, pos = _columns(stream, 0)
+    assert [(c["type"], c["schema_present"], c["name"]) for c in columns] == [
+        ("xml", 0, "doc"),
+        ("xml", 0, "cast_doc"),
+    ]
+    doc, cast_doc = _row(stream, pos, columns)
+    assert doc["data"].decode("utf-16-le") == "<a>ä€</a>"
+    assert cast_doc["data"].decode("utf-16-le") == "<b/>"
+
+
+def test_python_tds_describes_xml_as_xml(pytds_connect, lob_table):
+    import pytds
+
+    cursor = pytds_connect().cursor()
+    cursor.execute(f"SELECT doc, CAST('6' AS xml) FROM {lob_table} WHERE img IS NOT NULL")
+    assert [column[1] for column in cursor.description] == [pytds.XML, pytds.XML]
+    assert cursor.fetchall() == [("<a>ä€</a>", "6")]
+
+
+def test_the_catalog_names_xml(pymssql_connect, lob_table):
+    # sys.types: xml is system_type_id 241, max_length -1, no collation (sys-types page); the
+    # INFORMATION_SCHEMA reports it as nvarchar(max) does, with no collation of its own.
+    cursor = pymssql_connect(autocommit=True).cursor()
+    cursor.execute(
+        "SELECT DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, COLLATION_NAME "
+        f"FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = '{lob_table}' AND COLUMN_NAME = 'doc'"
+    )
+    assert cursor.fetchall() == [("xml", -1, -1, None)]
+    cursor.execute(
+        "SELECT c.system_type_id, t.name, c.max_length, c.collation_name FROM sys.columns c "
+        "JOIN sys.types t ON t.user_type_id = c.user_type_id "
+        f"WHERE c.object_id = OBJECT_ID(N'dbo.{lob_table}') AND c.name = 'doc'"
+    )
+    assert cursor.fetchall() == [(241, "xml", -1, None)]
 
 
 def test_the_catalog_names_the_legacy_types(pymssql_connect, lob_table):
