@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import datetime
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -63,6 +64,7 @@ DEFAULT_DATABASES = ("master", "tempdb", "model", "msdb", "ProcessStatus")
 FETCH_CHUNK = 2048
 _LOCK_POLL_SECONDS = 0.02  # how often a blocked writer tries again
 _STATE_KEY = "__engine_state__"
+_CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\b", re.I)
 
 
 class _SessionState:
@@ -190,7 +192,7 @@ class Engine:
             yield from self._run_parsed(session, text)
         except (SqlServerError, duckdb.Error) as error:
             if transaction.active:
-                self._statement_failed(session, transaction, redo_mark, undo_mark, error)
+                self._statement_failed(session, transaction, redo_mark, undo_mark, error, text)
             raise
 
     def _evaluate(self, session: Session, sql: str) -> list[tuple]:
@@ -210,15 +212,30 @@ class Engine:
         return state.return_status
 
     def _statement_failed(
-        self, session: Session, transaction: Transaction, redo_mark: int, undo_mark: int, error
+        self,
+        session: Session,
+        transaction: Transaction,
+        redo_mark: int,
+        undo_mark: int,
+        error,
+        text: str = "",
     ):
         """XACT_ABORT ON: "the entire transaction is terminated and rolled back"; OFF: "only the
         Transact-SQL statement that raised the error is rolled back"
         (https://learn.microsoft.com/en-us/sql/t-sql/statements/set-xact-abort-transact-sql).
+
+        Some errors end the transaction whatever XACT_ABORT says: 3960 "Snapshot isolation
+        transaction aborted" (its words), and 2714 from a CREATE TABLE of a name already taken.
+        The second is not documented; two independent clients show it: python-tds' suite
+        (tests/transaction_test.py, test_manual_commit, run against SQL Server in its CI) creates
+        the same table again after the 2714 and expects that to work, in a new transaction; and a
+        SqlClient user's migration (OrchardCMS/Orchard issue 955) got "The COMMIT TRANSACTION
+        request has no corresponding BEGIN TRANSACTION" after creating a table that existed.
         """
+        number = getattr(error, "number", None)
+        ends_transaction = number == 3960 or (number == 2714 and _CREATE_TABLE.match(text) is not None)
         with self.lock:
-            # 3960 "Snapshot isolation transaction aborted": the whole transaction, as its words say.
-            if session.options.get("xact_abort") or getattr(error, "number", None) == 3960:
+            if session.options.get("xact_abort") or ends_transaction:
                 transaction.end(commit=False)
             else:
                 transaction.undo_catalog(undo_mark)

@@ -11,6 +11,7 @@ import time
 import uuid
 
 import pymssql
+import pytds
 import pytest
 
 
@@ -134,6 +135,32 @@ def test_a_failed_statement_alone_is_undone_unless_xact_abort(pymssql_connect):
     assert _error_number(conn, f"INSERT {t} VALUES (1)") == 2627
     assert _scalar(conn, "SELECT @@TRANCOUNT") == 0
     assert _scalar(conn, f"SELECT COUNT(*) FROM {t}") == 2
+
+
+def test_create_table_of_a_taken_name_ends_the_transaction(pytds_connect):
+    """What python-tds' own suite expects of SQL Server (transaction_test.py, test_manual_commit):
+    after 2714 the transaction is gone, so the table it created can be created again. The
+    rollback ENVCHANGE tells the client, which begins its next transaction itself."""
+    conn = pytds_connect(autocommit=False)
+    t = _table("tx_taken")
+    conn.cursor().execute(f"CREATE TABLE {t} (x int)")
+    with pytest.raises(pytds.OperationalError) as caught:
+        conn.cursor().execute(f"CREATE TABLE {t} (x int)")
+    assert caught.value.msg_no == 2714
+    assert conn._tds_socket.tds72_transaction == 0  # the ENVCHANGE said: rolled back
+    assert _scalar(conn, "SELECT @@TRANCOUNT") == 1  # python-tds began the next one
+    conn.cursor().execute(f"CREATE TABLE {t} (x int)")  # the first one was rolled back with it
+    conn.rollback()
+
+
+def test_other_errors_in_a_create_table_leave_the_transaction_open(pymssql_connect):
+    conn = pymssql_connect(autocommit=True)
+    t = _table("tx_bad_create")
+    conn.cursor().execute(f"BEGIN TRAN; CREATE TABLE {t} (a int)")
+    assert _error_number(conn, f"CREATE TABLE {t}_2 (a int, a int)") == 2705
+    assert _scalar(conn, "SELECT @@TRANCOUNT") == 1
+    assert _scalar(conn, f"SELECT COUNT(*) FROM {t}") == 0
+    conn.cursor().execute("ROLLBACK")
 
 
 def test_implicit_transactions(pymssql_connect):

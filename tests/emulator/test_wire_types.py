@@ -17,6 +17,7 @@ import struct
 import uuid
 from decimal import Decimal
 
+import pytds
 import pytest
 
 from tests.emulator import raw_tds
@@ -196,8 +197,6 @@ def test_xml_travels_as_xmltype_with_plp_values(emulator, lob_table):
 
 
 def test_python_tds_describes_xml_as_xml(pytds_connect, lob_table):
-    import pytds
-
     cursor = pytds_connect().cursor()
     cursor.execute(f"SELECT doc, CAST('6' AS xml) FROM {lob_table} WHERE img IS NOT NULL")
     assert [column[1] for column in cursor.description] == [pytds.XML, pytds.XML]
