@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from bench import report
-from bench.harness import ALL_CONTENDERS, FULL_SIZES, QUICK_ROW_BY_ROW_MAX_ROWS, QUICK_SIZES, run_session
+from bench.contenders import ALL_CONTENDERS
+from bench.harness import FULL_SIZES, QUICK_ROW_BY_ROW_MAX_ROWS, QUICK_SIZES, run_session
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ import pymssql
 from psycopg import sql
 
 from bench import contenders_env, measure
+from bench.contenders import RELOADERS, ROW_BY_ROW, SYNCS
 from bench.worker import COLUMNS_PATH_TABLE
 from devtools.embedded_postgres import EmbeddedPostgres
 from devtools.mssql_emulator import MssqlEmulator
@@ -37,28 +38,6 @@ log = logging.getLogger("bench")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FULL_SIZES = (5_000, 10_000, 100_000, 1_000_000)
 QUICK_SIZES = (5_000, 100_000)
-ALL_CONTENDERS = (
-    "fetch_only",
-    "fetch_only_fetchmany",
-    "fetch_only_lines",
-    "copy_only",
-    "copy_only_lines",
-    "sync",
-    "sync_columns",
-    "sync_1pct_changed",
-    "airflow_dags_test",
-    "tds_fdw",
-    "ingestr",
-    "sling",
-    "dlt",
-    "generic_transfer",
-    "seed_delete_insert",
-    "pgloader",
-)
-SYNCS = ("sync", "sync_columns")
-# Full reloads by other tools, each run twice: the first reads its own query cold, the second
-# (the figure compared) warm. bench.contenders_env installs the three that are not Debian's.
-RELOADERS = ("tds_fdw", "ingestr", "sling", "dlt")
 # Only the syncs run at these sizes: the 10,000-row run is the baseline of the memory target.
 SYNC_ONLY_SIZES = (10_000,)
 # sync_1pct_changed: the items of documents whose number ends so (about 1% of the rows) change.
@@ -70,10 +49,9 @@ CHANGED_DOCUMENT_SUFFIX = "37"
 CACHE_BYTES_PER_ROW = 6_000
 MIN_CACHE_MB = 512
 FETCHMANY_MAX_ROWS = 100_000  # the read-path comparison needs no million-row run
-# Row-by-row baselines: a statement per row (GenericTransfer's executemany, the seed's DELETE and
-# INSERT). They are 8 to 20 times slower than the sync at 100,000 rows (docs/benchmarks.md), so
-# quick mode, which CI runs, measures them at its smallest size only.
-ROW_BY_ROW = ("generic_transfer", "seed_delete_insert")
+# The row-by-row baselines (contenders.ROW_BY_ROW) are 8 to 20 times slower than the sync at
+# 100,000 rows (docs/benchmarks.md), so quick mode, which CI runs, measures them at its smallest
+# size only.
 QUICK_ROW_BY_ROW_MAX_ROWS = 5_000
 DAGS_TEST_ROWS = 5_000
 LIVE_TABLE = "public.open_orders"

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.harness import QUICK_ROW_BY_ROW_MAX_ROWS, QUICK_SIZES, ROW_BY_ROW
+from bench.contenders import ROW_BY_ROW
+from bench.harness import QUICK_ROW_BY_ROW_MAX_ROWS, QUICK_SIZES
 from tests.bench_support import run_bench_session
 
 pytestmark = pytest.mark.slow

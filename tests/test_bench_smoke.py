@@ -13,7 +13,8 @@ from __future__ import annotations
 import pytest
 
 from bench import report
-from bench.harness import RELOADERS, cache_mb_for
+from bench.contenders import RELOADERS
+from bench.harness import cache_mb_for
 from tests.bench_support import run_bench_session
 
 ROWS = 2000
