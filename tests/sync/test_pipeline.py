@@ -15,7 +15,6 @@ from tests.sync.support import (
     history,
     last_success_at,
     make_context,
-    open_orders_mapping,
     seeded_demo_source,
     source_rows_as_text,
     staging_tables,
@@ -31,11 +30,6 @@ def source(mssql):
     """The demo view, recreated and seeded with SEED_ROWS deterministic rows."""
     with seeded_demo_source(mssql, SEED_ROWS, seed=11) as conn:
         yield conn
-
-
-@pytest.fixture
-def mapping():
-    return open_orders_mapping()
 
 
 def test_first_sync_loads_every_row_and_column_per_the_contract(mssql, source, orders_db, mapping):

@@ -18,7 +18,6 @@ from tests.sync.support import (
     expected_target_row,
     history,
     make_context,
-    open_orders_mapping,
     seeded_demo_source,
     source_rows_as_text,
     staging_tables,
@@ -34,11 +33,6 @@ KEY = ("0000010000", "000010")  # the generator's first item
 def source(mssql):
     with seeded_demo_source(mssql, SEED_ROWS, seed=17) as conn:
         yield conn
-
-
-@pytest.fixture
-def mapping():
-    return open_orders_mapping()
 
 
 def sync(mssql, dsn, mapping, run_id):

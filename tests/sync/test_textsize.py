@@ -16,6 +16,7 @@ import json
 import psycopg
 import pytest
 
+from devtools.stack import mssql_connection
 from include.sync_dag import source_hook
 from include.table_sync.mapping import load_mapping
 from include.table_sync.pipeline import sync_once
@@ -28,16 +29,9 @@ LONG_NOTE = ('say "hi", then ' + "é" * 40 + " 😀 ") * 60
 
 
 def _airflow_connection(monkeypatch, mssql) -> None:
-    """The documented connection's shape (docs/deployment.md) with a conn_properties extra."""
-    connection = {
-        "conn_type": "mssql",
-        "host": mssql.host,
-        "port": mssql.port,
-        "login": mssql.user,
-        "password": mssql.password,
-        "schema": mssql.database,
-        "extra": {"login_timeout": 10, "timeout": 60, "conn_properties": f"SET TEXTSIZE {SMALL_TEXTSIZE}"},
-    }
+    """The documented connection (devtools.stack.mssql_connection) with a conn_properties extra."""
+    connection = mssql_connection(mssql, timeout=60)
+    connection["extra"]["conn_properties"] = f"SET TEXTSIZE {SMALL_TEXTSIZE}"
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
 
 
