@@ -103,11 +103,16 @@ def test_a_table_of_a_rolled_back_transaction_is_not_read_from_a_plan(engine, se
     assert error_of(engine, session, text).number == 208
 
 
+def _known_text(engine, session, create: str, text: str) -> str:
+    """``text`` after ``create``, run twice: its plan is kept from then on."""
+    run(engine, session, create)
+    query(engine, session, text)
+    assert hits_of(engine, session, text) == 1
+    return text
+
+
 def test_implicit_transactions_still_open_a_transaction_on_a_known_text(engine, session):
-    run(engine, session, "CREATE TABLE dbo.it (v int)")
-    text = "SELECT v FROM dbo.it"
-    query(engine, session, text)
-    query(engine, session, text)
+    text = _known_text(engine, session, "CREATE TABLE dbo.it (v int)", "SELECT v FROM dbo.it")
     run(engine, session, "SET IMPLICIT_TRANSACTIONS ON")
     query(engine, session, text)
     assert query(engine, session, "SELECT @@TRANCOUNT").rows == [(1,)]
@@ -115,10 +120,8 @@ def test_implicit_transactions_still_open_a_transaction_on_a_known_text(engine, 
 
 
 def test_fmtonly_sends_no_rows_for_a_known_text(engine, session):
-    run(engine, session, "CREATE TABLE dbo.fo (v int); INSERT dbo.fo VALUES (1)")
-    text = "SELECT v FROM dbo.fo"
-    query(engine, session, text)
-    query(engine, session, text)
+    create = "CREATE TABLE dbo.fo (v int); INSERT dbo.fo VALUES (1)"
+    text = _known_text(engine, session, create, "SELECT v FROM dbo.fo")
     run(engine, session, "SET FMTONLY ON")
     described = query(engine, session, text)
     run(engine, session, "SET FMTONLY OFF")

@@ -151,14 +151,19 @@ def _row(stream: bytes, pos: int, columns: list[dict]) -> list[dict]:
     return values
 
 
-def test_legacy_types_travel_with_text_pointers_and_max_types_as_plp(emulator, lob_table):
+def _response(emulator, sql: str) -> bytes:
+    """The token stream the emulator answers ``sql`` with, read by the bare client."""
     client = raw_tds.RawTdsClient(emulator.host, emulator.port)
     try:
         client.login(emulator.user, emulator.password, emulator.database)
-        client.batch(f"SELECT nt, t, img, txt, v, bin FROM {lob_table} WHERE img IS NOT NULL")
-        stream = client.read_message()
+        client.batch(sql)
+        return client.read_message()
     finally:
         client.close()
+
+
+def test_legacy_types_travel_with_text_pointers_and_max_types_as_plp(emulator, lob_table):
+    stream = _response(emulator, f"SELECT nt, t, img, txt, v, bin FROM {lob_table} WHERE img IS NOT NULL")
     columns, pos = _columns(stream, 0)
     assert [(c["type"], c["max"], c["name"]) for c in columns] == [
         ("ntext", 0x7FFFFFFE, "nt"),
@@ -179,13 +184,9 @@ def test_legacy_types_travel_with_text_pointers_and_max_types_as_plp(emulator, l
 
 
 def test_xml_travels_as_xmltype_with_plp_values(emulator, lob_table):
-    client = raw_tds.RawTdsClient(emulator.host, emulator.port)
-    try:
-        client.login(emulator.user, emulator.password, emulator.database)
-        client.batch(f"SELECT doc, CAST(N'<b/>' AS xml) AS cast_doc FROM {lob_table} WHERE img IS NOT NULL")
-        stream = client.read_message()
-    finally:
-        client.close()
+    stream = _response(
+        emulator, f"SELECT doc, CAST(N'<b/>' AS xml) AS cast_doc FROM {lob_table} WHERE img IS NOT NULL"
+    )
     columns, pos = _columns(stream, 0)
     assert [(c["type"], c["schema_present"], c["name"]) for c in columns] == [
         ("xml", 0, "doc"),
