@@ -51,14 +51,12 @@ class PlanCache:
         self.max_plans = max_plans
         self._plans: collections.OrderedDict[Hashable, Plan] = collections.OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        self.hits = 0  # plans reused, for tests and profiling
 
     def get(self, key: Hashable) -> Plan | None:
         with self._lock:
             plan = self._plans.get(key)
             if plan is None:
-                self.misses += 1
                 return None
             self._plans.move_to_end(key)
             self.hits += 1
@@ -70,6 +68,3 @@ class PlanCache:
             self._plans.move_to_end(key)
             while len(self._plans) > self.max_plans:
                 self._plans.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._plans)

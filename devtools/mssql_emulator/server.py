@@ -167,8 +167,9 @@ class EmulatorServer:
 # --- one client connection ----------------------------------------------------------------------
 
 
-# Kept across a reset: the isolation level (MS-TDS 2.2.3.1.2) and the engine's own state
-# (its transaction; a dropped transaction was rolled back before the options are replaced).
+# Kept across any reset: the isolation level ("isolation levels are not reset", MS-TDS
+# 2.2.3.1.2). RESETCONNECTIONSKIPTRAN also keeps the engine's own state (the options whose names
+# start with "__", which hold the open transaction).
 _KEPT_AT_RESET = ("transaction",)
 
 

@@ -9,7 +9,6 @@ Section numbers refer to [MS-TDS] 7.4.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import decimal
 import struct
@@ -817,10 +816,6 @@ def compile_columns(
     nulls: list[bytes] = []
     for column in columns:
         legacy = _legacy_temporal(column) if tds_version < TDS73A else None
-        if column.legacy_lob == "xml" and tds_version < TDS72:
-            # XMLTYPE is a TDS 7.2 type (MS-TDS 2.2.5.5.3), so a 7.0/7.1 client could not read
-            # it; ntext is the emulator's choice for them (the specification does not say).
-            column = dataclasses.replace(column, legacy_lob="ntext")
         info, encode, null = compile_column(legacy or column, text_limit)
         if legacy:
             encode = _via_text(encode)
